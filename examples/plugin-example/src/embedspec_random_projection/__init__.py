@@ -1,0 +1,1 @@
+"""Example embedspec plugin: a seeded Gaussian random-projection compressor."""

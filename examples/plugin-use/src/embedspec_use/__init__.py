@@ -1,0 +1,1 @@
+"""embedspec-use: the multilingual Universal Sentence Encoder as an embedspec encoder plugin."""

@@ -1,0 +1,74 @@
+"""The ``gfun`` spec block."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from embedspec.registry import ComponentConfig
+
+
+class GFunConfig(ComponentConfig):
+    """Spec block of the ``gfun`` encoder.
+
+    .. code-block:: yaml
+
+        encoder:
+          type: gfun
+          posteriors: true                          # TF-IDF + calibrated classifier per language
+          wce: true                                 # word-class embeddings per language
+          embeddings: {type: use-multilingual}      # any encoder block (language-independent view)
+          aggregation: average                      # or concat
+          probabilistic: true                       # map every view to calibrated posteriors first
+          state: ./models/gfun                      # written by save(); loaded by build()
+    """
+
+    posteriors: bool = Field(True, description="view: calibrated posteriors of per-language TF-IDF classifiers")
+    wce: bool = Field(False, description="view: word-class embeddings learned per language")
+    embeddings: dict[str, Any] | None = Field(
+        None, description="view: an encoder block ({type: ..., ...}) of a multilingual encoder"
+    )
+    aggregation: Literal["average", "concat"] = "average"
+    probabilistic: bool = Field(True, description="recast non-posterior views as posteriors first")
+    C: float = Field(10.0, gt=0, description="inverse regularization of the first-tier classifiers")
+    meta_C: float = Field(1.0, gt=0, description="inverse regularization of the metaclassifier")
+    folds: int = Field(5, ge=2, description="k of the k-fold giving out-of-fold training posteriors")
+    analyzer: Literal["auto", "word", "char"] = Field(
+        "auto", description="TF-IDF tokens: words, char n-grams, or auto (char for unspaced scripts)"
+    )
+    min_df: int = Field(1, ge=1, description="TF-IDF: ignore terms in fewer documents")
+    threshold: float = Field(0.5, gt=0, lt=1, description="multi-label: posterior needed to predict a label")
+    seed: int = 0
+    batch_size: int = Field(256, ge=1)
+    state: str | None = None
+
+    @field_validator("embeddings")
+    @classmethod
+    def _check_encoder_block(cls, block: dict[str, Any] | None) -> dict[str, Any] | None:
+        if block is None:
+            return None
+        name = block.get("type")
+        if not isinstance(name, str) or not name:
+            raise ValueError("the embeddings view needs an encoder block with a 'type' (e.g. use-multilingual)")
+        if name == "gfun":
+            raise ValueError("the embeddings view of gfun cannot be another gfun encoder")
+        from embedspec.errors import UnknownComponentError
+        from embedspec.plugins import get_registry
+
+        try:
+            reg = get_registry().get("encoder", name)
+        except UnknownComponentError as exc:
+            raise ValueError(str(exc)) from None
+        fields = {k: v for k, v in block.items() if k != "type"}
+        try:
+            reg.config_model.model_validate(fields)
+        except Exception as exc:
+            raise ValueError(f"invalid {name!r} encoder block (plugin {reg.plugin!r}): {exc}") from None
+        return block
+
+    @model_validator(mode="after")
+    def _check_views(self) -> GFunConfig:
+        if not (self.posteriors or self.wce or self.embeddings):
+            raise ValueError("gfun needs at least one view: posteriors, wce or embeddings")
+        return self

@@ -1,0 +1,82 @@
+"""gfun's learned state as JSON values and ``.npz`` arrays (no pickle), and its restoration."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from embedspec.errors import EmbedspecError
+
+from .linear import LinearProbModel, Standardizer
+from .tfidf import LanguageTfidf
+
+if TYPE_CHECKING:
+    from .encoder import GFunEncoder
+
+FORMAT = 1
+
+
+def snapshot_state(enc: GFunEncoder) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """``(arrays, values)``: tf-idf terms/settings and view layout in JSON, every number in the npz."""
+    enc.check_fitted()
+    langs = enc.languages_
+    arrays: dict[str, np.ndarray] = {}
+    tfidf_values = {}
+    for i, lang in enumerate(langs):
+        if lang in enc._tfidf:
+            arrays[f"tfidf.{i}.idf"] = enc._tfidf[lang].idf
+            tfidf_values[lang] = {"terms": enc._tfidf[lang].terms, "settings": enc._tfidf[lang].settings}
+    for view in enc._views:
+        arrays.update(view.arrays(langs))
+    for name, mapping in enc._mappings.items():
+        if mapping.model is None:
+            raise EmbedspecError(f"gfun: the posterior mapping of view {name!r} is not fitted")
+        arrays.update(mapping.model.arrays(f"map.{name}"))
+    arrays.update(enc._meta.arrays("meta"))
+    arrays["meta.mean"] = enc._standardizer.mean
+    arrays["meta.scale"] = enc._standardizer.scale
+    values = {
+        "format": FORMAT,
+        "languages_": langs,
+        "classes_": enc.classes_,
+        "multilabel_": enc.multilabel_,
+        "view_dims_": enc.view_dims_,
+        "views": enc.view_names,
+        "probabilistic": enc.probabilistic,
+        "aggregation": enc.aggregation,
+        "tfidf": tfidf_values,
+    }
+    return arrays, values
+
+
+def restore_state(enc: GFunEncoder, arrays: dict[str, np.ndarray], values: dict[str, Any]) -> None:
+    """Rebuild ``enc`` from :func:`snapshot_state`'s output; refuse state saved with other views."""
+    if values.get("format") != FORMAT:
+        raise EmbedspecError(f"gfun state format {values.get('format')!r} is not supported (expected {FORMAT})")
+    for key, mine in (("views", enc.view_names), ("probabilistic", enc.probabilistic), ("aggregation", enc.aggregation)):
+        if values[key] != mine:
+            raise EmbedspecError(
+                f"gfun state was saved with {key}={values[key]!r} but this encoder has {key}={mine!r}; "
+                "configure the same views, aggregation and probabilistic setting as when it was trained"
+            )
+    enc.warm_up()
+    langs = list(values["languages_"])
+    multilabel = bool(values["multilabel_"])
+    enc._tfidf = {
+        lang: LanguageTfidf(list(t["terms"]), arrays[f"tfidf.{langs.index(lang)}.idf"], dict(t["settings"]))
+        for lang, t in values["tfidf"].items()
+    }
+    n_classes = len(values["classes_"])
+    enc._views = enc._make_views(n_classes, multilabel)
+    for view in enc._views:
+        view.restore(arrays, langs)
+    enc._mappings = enc._make_mappings(enc._views, multilabel)
+    for name, mapping in enc._mappings.items():
+        mapping.model = LinearProbModel.from_arrays(arrays, f"map.{name}", multilabel)
+    enc._meta = LinearProbModel.from_arrays(arrays, "meta", multilabel)
+    enc._standardizer = Standardizer(arrays["meta.mean"], arrays["meta.scale"])
+    enc.languages_ = langs
+    enc.classes_ = list(values["classes_"])
+    enc.multilabel_ = multilabel
+    enc.view_dims_ = [int(d) for d in values["view_dims_"]]

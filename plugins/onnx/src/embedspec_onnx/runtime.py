@@ -1,0 +1,107 @@
+"""onnxruntime sessions: lazy imports naming the extra to install, providers, threads, checks."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from embedspec.errors import EmbedspecError
+
+#: Which extra provides each heavy module.
+EXTRAS: dict[str, str] = {
+    "onnxruntime": "cpu",  # or gpu (onnxruntime-gpu)
+    "tokenizers": "cpu",
+    "huggingface_hub": "cpu",
+    "optimum": "export",
+    "transformers": "export",
+    "torch": "export",
+    "onnx": "export",
+}
+
+
+class MissingDependencyError(EmbedspecError, ImportError):
+    """A heavy library this component needs is not installed; the message names the extra."""
+
+
+class ProviderError(EmbedspecError, RuntimeError):
+    """The requested execution provider (device) did not apply to the session."""
+
+
+def require(module: str) -> ModuleType:
+    """Import ``module`` or raise ``MissingDependencyError`` naming the extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        extra = EXTRAS.get(top, "cpu")
+        hint = (
+            "pip install 'embedspec-onnx[cpu]' (or [gpu] for CUDA)"
+            if extra == "cpu"
+            else f"pip install 'embedspec-onnx[{extra}]'"
+        )
+        raise MissingDependencyError(f"{module} is required here but not importable ({exc}); {hint}") from exc
+
+
+def physical_cores() -> int:
+    """Physical CPU cores available to this process (SMT siblings counted once)."""
+    try:
+        available = os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        return max(1, (os.cpu_count() or 2) // 2)
+    cores: set[tuple[str, str]] = set()
+    for cpu in available:
+        base = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((base / "physical_package_id").read_text().strip(), (base / "core_id").read_text().strip()))
+        except OSError:
+            return max(1, len(available))
+    return max(1, len(cores))
+
+
+def parse_device(device: str) -> tuple[str, int]:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` -> (kind, device id)."""
+    if device in ("auto", "cpu", "cuda"):
+        return device, 0
+    if device.startswith("cuda:") and device[5:].isdigit():
+        return "cuda", int(device[5:])
+    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {device!r}")
+
+
+def create_session(model_path: Path, *, device: str = "auto", threads: int | None = None) -> Any:
+    """An ``InferenceSession`` on ``device``; checks which provider actually applied.
+
+    ``cuda`` that does not apply raises ``ProviderError``; ``auto`` falls back to CPU with a warning.
+    """
+    ort = require("onnxruntime")
+    kind, device_id = parse_device(device)
+    available = ort.get_available_providers()
+    want_cuda = kind == "cuda" or (kind == "auto" and "CUDAExecutionProvider" in available)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = threads or physical_cores()
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    providers: list[Any] = ["CPUExecutionProvider"]
+    if want_cuda:
+        providers.insert(0, ("CUDAExecutionProvider", {"device_id": device_id}))
+    session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+    applied = session.get_providers()
+    if want_cuda and "CUDAExecutionProvider" not in applied:
+        msg = (
+            f"CUDAExecutionProvider did not apply to {model_path.name} (session providers: {applied}; "
+            f"onnxruntime {ort.__version__} offers {available}). Install 'embedspec-onnx[gpu]' "
+            "(onnxruntime-gpu, not onnxruntime) with a CUDA/cuDNN matching it"
+        )
+        if kind == "cuda":
+            raise ProviderError(msg)
+        warnings.warn(msg + "; falling back to CPU", RuntimeWarning, stacklevel=3)
+    return session
+
+
+def applied_device(session: Any) -> str:
+    return "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"

@@ -1,0 +1,284 @@
+"""``qdrant``: a Qdrant server or distributed cluster through qdrant-client (or its local mode).
+
+``url`` (+ ``api_key``) targets a server or cluster: the collection is created with the spec's
+shard_number / replication_factor / HNSW / quantization, and points are uploaded in batches, in
+parallel processes, with retries, waiting for each batch to be applied. ``path`` or
+``location: ":memory:"`` use qdrant-client's local mode: a pure-Python brute force meant for tests
+and small data (it ignores HNSW, quantization and sharding).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
+from embedspec.filters import Filter
+from embedspec.protocols import Hit, PointId
+
+from .filter_translation import FilterVocabulary, translate_filter
+from .index_base import QdrantIndexBase
+from .point_ids import to_qdrant_ids
+
+_DISTANCES = {"cosine": "COSINE", "dot": "DOT", "euclidean": "EUCLID"}
+_SCHEMAS = {"keyword": "KEYWORD", "integer": "INTEGER", "float": "FLOAT", "bool": "BOOL"}
+
+
+def import_qdrant_client() -> Any:
+    try:
+        import qdrant_client
+    except ImportError as exc:
+        raise PluginError(
+            "the qdrant index needs the qdrant-client package: pip install 'embedspec-qdrant[client]'",
+            plugin="qdrant",
+            distribution="embedspec-qdrant",
+        ) from exc
+    return qdrant_client
+
+
+class QdrantIndex(QdrantIndexBase):
+    """A Qdrant collection reached through qdrant-client (see ``QdrantIndexConfig``)."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        path: str | None = None,
+        location: str | None = None,
+        collection: str = "embedspec",
+        shard_number: int | None = None,
+        replication_factor: int | None = None,
+        write_consistency_factor: int | None = None,
+        prefer_grpc: bool = False,
+        timeout: int | None = None,
+        batch_size: int = 256,
+        parallel: int = 1,
+        max_retries: int = 3,
+        **options: Any,
+    ) -> None:
+        super().__init__(**options)
+        self.url = url
+        self.api_key = api_key
+        self.path = path
+        self.location = location
+        self.collection = collection
+        self.shard_number = shard_number
+        self.replication_factor = replication_factor
+        self.write_consistency_factor = write_consistency_factor
+        self.prefer_grpc = prefer_grpc
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.parallel = parallel
+        self.max_retries = max_retries
+        self._client: Any = None
+        self._models: Any = None
+        self._ready = False  # the collection exists
+        self._lock = threading.RLock()
+
+    @property
+    def is_local(self) -> bool:
+        return self.url is None
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Local mode is plain Python objects: serialize access. Servers handle concurrency."""
+        if self.is_local:
+            with self._lock:
+                yield
+        else:
+            yield
+
+    # ---- life cycle -------------------------------------------------------------------------
+    def _warm_up(self) -> None:
+        qc = import_qdrant_client()
+        self._models = qc.models
+        targets = [n for n in ("url", "path", "location") if getattr(self, n) is not None]
+        if len(targets) != 1:
+            raise EmbedspecError(f"qdrant index: set exactly one of url, path or location (got {targets or 'none'})")
+        if self.url is not None:
+            kwargs: dict[str, Any] = {"url": self.url, "api_key": self.api_key, "prefer_grpc": self.prefer_grpc}
+            if self.timeout is not None:
+                kwargs["timeout"] = self.timeout
+            self._client = qc.QdrantClient(**kwargs)
+        elif self.path is not None:
+            self._client = qc.QdrantClient(path=self.path)
+        else:
+            self._client = qc.QdrantClient(location=self.location)
+        if self._client.collection_exists(self.collection):
+            self._check_existing()
+            self._ready = True
+        elif self.dim is not None:
+            self._create()
+
+    def _check_existing(self) -> None:
+        params = self._client.get_collection(self.collection).config.params.vectors
+        if isinstance(params, Mapping):
+            raise EmbedspecError(
+                f"collection {self.collection!r} uses named vectors {sorted(params)}; embedspec needs one unnamed vector"
+            )
+        if self.dim is not None and params.size != self.dim:
+            raise DimensionMismatchError(
+                f"collection {self.collection!r} holds vectors of dimension {params.size}, not {self.dim}"
+            )
+        expected = getattr(self._models.Distance, _DISTANCES[self.metric])
+        if params.distance != expected:
+            raise EmbedspecError(
+                f"collection {self.collection!r} uses distance {params.distance}, but metric is {self.metric!r}"
+            )
+        self.dim = int(params.size)
+
+    def bind_dim(self, dim: int) -> None:
+        super().bind_dim(dim)
+        self.warm_up()
+        if self._ready:
+            self._check_existing()
+
+    def _create(self) -> None:
+        m = self._models
+        self._client.create_collection(
+            collection_name=self.collection,
+            vectors_config=m.VectorParams(
+                size=int(self.dim),  # type: ignore[arg-type]
+                distance=getattr(m.Distance, _DISTANCES[self.metric]),
+                on_disk=self.on_disk or None,
+            ),
+            hnsw_config=m.HnswConfigDiff(m=self.hnsw_m, ef_construct=self.hnsw_ef_construct),
+            quantization_config=self._quantization_config(),
+            shard_number=self.shard_number,
+            replication_factor=self.replication_factor,
+            write_consistency_factor=self.write_consistency_factor,
+            on_disk_payload=self.on_disk or None,
+        )
+        for key, kind in self.payload_indexes.items():
+            self._client.create_payload_index(
+                self.collection, key, field_schema=getattr(m.PayloadSchemaType, _SCHEMAS[kind])
+            )
+        self._ready = True
+
+    def _quantization_config(self) -> Any:
+        native = self.native_quantization()
+        if native is None:
+            return None
+        m = self._models
+        if native.kind == "scalar":
+            cfg = m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99, always_ram=native.always_ram)
+            return m.ScalarQuantization(scalar=cfg)
+        if native.kind == "binary":
+            return m.BinaryQuantization(binary=m.BinaryQuantizationConfig(always_ram=native.always_ram))
+        ratio = getattr(m.CompressionRatio, f"X{native.compression}")
+        return m.ProductQuantization(
+            product=m.ProductQuantizationConfig(compression=ratio, always_ram=native.always_ram)
+        )
+
+    def _ensure_collection(self) -> None:
+        self.warm_up()
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    self._create()
+
+    def optimize(self, timeout_s: float = 600.0) -> bool:
+        """Servers index in the background: wait until the collection is green. Local mode: nothing to do."""
+        self.warm_up()
+        if self.is_local or not self._ready:
+            return False
+        deadline = time.monotonic() + timeout_s
+        waited = False
+        while self._client.get_collection(self.collection).status != self._models.CollectionStatus.GREEN:
+            if time.monotonic() > deadline:
+                raise EmbedspecError(f"collection {self.collection!r} still optimizing after {timeout_s:.0f} s")
+            waited = True
+            time.sleep(0.5)
+        return waited
+
+    def flush(self) -> None:
+        """Nothing to do: every upload waits until the server (or local mode) has applied it."""
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            self._client = None
+            self._ready = False
+            self._warm = False
+
+    # ---- data -------------------------------------------------------------------------------
+    def upsert(
+        self,
+        ids: Sequence[PointId],
+        vectors: Any,
+        payloads: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        self.warm_up()  # an existing collection fixes the dimension before the input is checked
+        super().upsert(ids, vectors, payloads)
+
+    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        qids, stored = self._qdrant_points(ids, payloads)
+        m = self._models
+        points = []
+        for i, (qid, vec, payload) in enumerate(zip(qids, vectors.tolist(), stored)):
+            try:
+                points.append(m.PointStruct(id=qid, vector=vec, payload=payload))
+            except Exception as exc:
+                raise ValueError(f"point at position {i} (id {ids[i]!r}) cannot be stored: {exc}") from exc
+        self._ensure_collection()
+        with self._guard():
+            self._client.upload_points(
+                self.collection,
+                points,
+                batch_size=self.batch_size,
+                parallel=self.parallel,
+                max_retries=self.max_retries,
+                wait=True,
+            )
+
+    def search(self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None) -> list[list[Hit]]:
+        self.warm_up()
+        return super().search(queries, k, filter)
+
+    def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
+        if not self._ready:
+            return [[] for _ in range(len(queries))]
+        m = self._models
+        vocab = FilterVocabulary(m.Filter, m.FieldCondition, m.MatchValue, m.MatchAny, m.Range)
+        qfilter = translate_filter(filter, vocab)
+        params = self._search_params()
+        requests = [
+            m.QueryRequest(query=q, limit=k, filter=qfilter, params=params, with_payload=True)
+            for q in queries.tolist()
+        ]
+        with self._guard():
+            responses = self._client.query_batch_points(self.collection, requests=requests)
+        return [[self._hit(p.id, p.score, p.payload) for p in r.points] for r in responses]
+
+    def _search_params(self) -> Any:
+        m = self._models
+        native = self.native_quantization()
+        quant = None
+        if native is not None:
+            quant = m.QuantizationSearchParams(rescore=native.rescore, oversampling=native.oversampling)
+        if self.search_ef is None and not self.exact and quant is None:
+            return None
+        return m.SearchParams(hnsw_ef=self.search_ef, exact=self.exact, quantization=quant)
+
+    def delete(self, ids: Sequence[PointId]) -> None:
+        self.warm_up()
+        if not self._ready or not ids:
+            return
+        with self._guard():
+            self._client.delete(
+                self.collection, points_selector=self._models.PointIdsList(points=to_qdrant_ids(list(ids))), wait=True
+            )
+
+    def count(self) -> int:
+        self.warm_up()
+        if not self._ready:
+            return 0
+        with self._guard():
+            return int(self._client.count(self.collection, exact=True).count)

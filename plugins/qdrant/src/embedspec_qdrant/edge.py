@@ -1,0 +1,261 @@
+"""``qdrant-edge``: the Qdrant engine in-process (qdrant-edge-py), one shard in a local directory.
+
+Life cycle: the shard is created on first use with the dimension the pipeline binds (or the first
+upsert's), or loaded when ``path`` already holds one (its dimension and metric must agree). Writes
+go to Qdrant's write-ahead log; ``flush()`` makes them durable in the segments. Qdrant Edge runs no
+background optimizer: points land in an appendable, brute-force segment until ``optimize()`` builds
+the HNSW graph, payload indexes and quantized vectors. With ``optimize_after`` set (the default),
+that happens automatically before a search once that many points were written since the last
+optimization, and on ``close()`` after any write.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedspec.base import batched
+from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
+from embedspec.filters import Filter
+from embedspec.protocols import Hit, PointId
+
+from .filter_translation import FilterVocabulary, translate_filter
+from .index_base import QdrantIndexBase
+from .point_ids import to_qdrant_ids
+
+CONFIG_FILE = "edge_config.json"
+_DISTANCES = {"cosine": "Cosine", "dot": "Dot", "euclidean": "Euclid"}
+_SCHEMAS = {"keyword": "Keyword", "integer": "Integer", "float": "Float", "bool": "Bool"}
+UPDATE_BATCH = 2048
+
+
+def import_qdrant_edge() -> Any:
+    try:
+        import qdrant_edge
+    except ImportError as exc:
+        raise PluginError(
+            "the qdrant-edge index needs the qdrant-edge-py package: pip install 'embedspec-qdrant[edge]'",
+            plugin="qdrant",
+            distribution="embedspec-qdrant",
+        ) from exc
+    return qdrant_edge
+
+
+class QdrantEdgeIndex(QdrantIndexBase):
+    """An embedded Qdrant shard at ``path`` (see ``QdrantEdgeIndexConfig`` for the parameters)."""
+
+    def __init__(self, path: str, *, optimize_after: int | None = 10_000, **options: Any) -> None:
+        super().__init__(**options)
+        self.path = str(path)
+        self.optimize_after = optimize_after
+        self._shard: Any = None
+        self._qe: Any = None
+        self._unoptimized = 0
+        self._lock = threading.RLock()
+
+    # ---- life cycle -------------------------------------------------------------------------
+    def stored_params(self) -> dict[str, Any] | None:
+        """``{"size": int, "distance": str}`` of the shard at ``path``, or None when there is none."""
+        file = Path(self.path) / CONFIG_FILE
+        if not file.is_file():
+            return None
+        vectors = json.loads(file.read_text(encoding="utf-8")).get("vectors", {})
+        return vectors.get("")
+
+    def bind_dim(self, dim: int) -> None:
+        stored = self.stored_params()
+        if stored is not None and int(stored["size"]) != dim:
+            raise DimensionMismatchError(
+                f"the qdrant-edge shard at {self.path} holds vectors of dimension {stored['size']}, "
+                f"the chain produces {dim}"
+            )
+        super().bind_dim(dim)
+
+    def _warm_up(self) -> None:
+        self._qe = import_qdrant_edge()
+        stored = self.stored_params()
+        if stored is None:
+            if self.dim is not None:
+                self._create()
+            return
+        size, distance = int(stored["size"]), stored["distance"]
+        if self.dim is not None and self.dim != size:
+            raise DimensionMismatchError(
+                f"the qdrant-edge shard at {self.path} holds vectors of dimension {size}, not {self.dim}"
+            )
+        if distance != _DISTANCES[self.metric]:
+            raise EmbedspecError(
+                f"the qdrant-edge shard at {self.path} uses distance {distance}, but metric is {self.metric!r}"
+            )
+        self.dim = size
+        try:
+            self._shard = self._qe.EdgeShard.load(self.path, self._edge_config())
+        except Exception as exc:
+            raise EmbedspecError(f"cannot open the qdrant-edge shard at {self.path}: {exc}") from exc
+        info = self._shard.info()
+        self._unoptimized = max(0, info.points_count - info.indexed_vectors_count)
+        self._create_payload_indexes()
+
+    def _create(self) -> None:
+        Path(self.path).mkdir(parents=True, exist_ok=True)
+        self._shard = self._qe.EdgeShard.create(self.path, self._edge_config())
+        self._create_payload_indexes()
+
+    def _edge_config(self) -> Any:
+        qe = self._qe
+        memory = qe.Memory.Cold if self.on_disk else None
+        vectors = qe.EdgeVectorParams(
+            size=int(self.dim),  # type: ignore[arg-type]
+            distance=getattr(qe.Distance, _DISTANCES[self.metric]),
+            memory=memory,
+        )
+        hnsw = qe.HnswIndexConfig(m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=10_000)
+        return qe.EdgeConfig(vectors=vectors, hnsw_config=hnsw, quantization_config=self._quantization_config())
+
+    def _quantization_config(self) -> Any:
+        native = self.native_quantization()
+        if native is None:
+            return None
+        qe = self._qe
+        memory = qe.Memory.Pinned if native.always_ram else None
+        if native.kind == "scalar":
+            return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=memory)
+        if native.kind == "binary":
+            return qe.BinaryQuantizationConfig(memory=memory)
+        ratio = getattr(qe.CompressionRatio, f"X{native.compression}")
+        return qe.ProductQuantizationConfig(compression=ratio, memory=memory)
+
+    def _create_payload_indexes(self) -> None:
+        if not self.payload_indexes:
+            return
+        existing = set(self._shard.info().payload_schema)
+        for key, kind in self.payload_indexes.items():
+            if key not in existing:
+                schema = getattr(self._qe.PayloadSchemaType, _SCHEMAS[kind])
+                self._shard.update(self._qe.UpdateOperation.create_field_index(key, schema))
+
+    def _ensure_shard(self) -> Any:
+        self.warm_up()
+        if self._shard is None:
+            with self._lock:
+                if self._shard is None:
+                    self._create()
+        return self._shard
+
+    def optimize(self) -> bool:
+        """Build HNSW / payload indexes / quantized vectors now (blocking); True if anything changed."""
+        self.warm_up()
+        if self._shard is None:
+            return False
+        with self._lock:
+            changed = bool(self._shard.optimize())
+            self._unoptimized = 0
+        return changed
+
+    def flush(self) -> None:
+        """Write pending changes to the segments on disk."""
+        if self._shard is not None:
+            with self._lock:
+                self._shard.flush()
+
+    def close(self) -> None:
+        """Optimize (if automatic and anything was written), flush and release the shard."""
+        with self._lock:
+            if self._shard is None:
+                return
+            try:
+                if self.optimize_after is not None and self._unoptimized:
+                    self._shard.optimize()
+                self._shard.flush()
+            finally:
+                self._shard.close()
+                self._shard = None
+                self._unoptimized = 0
+                self._warm = False
+
+    # ---- data -------------------------------------------------------------------------------
+    def upsert(
+        self,
+        ids: Sequence[PointId],
+        vectors: Any,
+        payloads: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        self.warm_up()  # an existing shard fixes the dimension before the input is checked
+        super().upsert(ids, vectors, payloads)
+
+    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        qids, stored = self._qdrant_points(ids, payloads)
+        shard = self._ensure_shard()
+        qe = self._qe
+        points = []
+        for i, (qid, vec, payload) in enumerate(zip(qids, vectors.tolist(), stored)):
+            try:
+                points.append(qe.Point(qid, vec, payload))
+            except Exception as exc:  # e.g. a payload value that is not JSON
+                raise ValueError(f"point at position {i} (id {ids[i]!r}) cannot be stored: {exc}") from exc
+        with self._lock:
+            for chunk in batched(points, UPDATE_BATCH):
+                shard.update(qe.UpdateOperation.upsert_points(list(chunk)))
+                self._unoptimized += len(chunk)
+
+    def search(self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None) -> list[list[Hit]]:
+        self.warm_up()
+        return super().search(queries, k, filter)
+
+    def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
+        if self._shard is None:
+            return [[] for _ in range(len(queries))]
+        if self.optimize_after is not None and self._unoptimized >= max(1, self.optimize_after):
+            with self._lock:
+                if self._unoptimized >= max(1, self.optimize_after):
+                    self.optimize()
+        qe = self._qe
+        qfilter = translate_filter(filter, self._vocabulary())
+        params = self._search_params()
+        requests = [
+            qe.QueryRequest(
+                limit=k, query=qe.Query.Nearest(q), filter=qfilter, params=params, with_payload=True
+            )
+            for q in queries.tolist()
+        ]
+        if len(requests) == 1:
+            rows = [self._shard.query(requests[0])]
+        else:
+            rows = self._shard.query_batch(qe.QueryBatchRequest(requests))
+        return [[self._hit(p.id, p.score, p.payload) for p in row] for row in rows]
+
+    def _search_params(self) -> Any:
+        qe = self._qe
+        native = self.native_quantization()
+        quant = None
+        if native is not None:
+            quant = qe.QuantizationSearchParams(rescore=native.rescore, oversampling=native.oversampling)
+        if self.search_ef is None and not self.exact and quant is None:
+            return None
+        return qe.SearchParams(hnsw_ef=self.search_ef, exact=self.exact, quantization=quant)
+
+    def _vocabulary(self) -> FilterVocabulary:
+        qe = self._qe
+        # qdrant-edge-py reads a Python bool given to MatchValue as the integer 1/0; numpy's bool_
+        # reaches its Bool variant, so True matches only true.
+        return FilterVocabulary(
+            qe.Filter, qe.FieldCondition, qe.MatchValue, qe.MatchAny, qe.RangeFloat, boolean=np.bool_
+        )
+
+    def delete(self, ids: Sequence[PointId]) -> None:
+        self.warm_up()
+        if self._shard is None or not ids:
+            return
+        with self._lock:
+            self._shard.update(self._qe.UpdateOperation.delete_points(to_qdrant_ids(list(ids))))
+
+    def count(self) -> int:
+        self.warm_up()
+        if self._shard is None:
+            return 0
+        return int(self._shard.count(self._qe.CountRequest(exact=True)))

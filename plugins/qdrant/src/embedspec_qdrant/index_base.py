@@ -1,0 +1,132 @@
+"""What the ``qdrant-edge`` and ``qdrant`` indexes share: parameters, native quantization, hits."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embedspec.base import BaseIndex, Quantizer
+from embedspec.errors import EmbedspecError
+from embedspec.protocols import Hit, PointId
+
+from .point_ids import from_qdrant, to_qdrant_id, to_qdrant_payload
+
+COMPRESSION_RATIOS = (4, 8, 16, 32, 64)
+_NATIVE_KINDS = {"scalar", "binary", "product"}
+
+
+@dataclass(frozen=True)
+class NativeQuantization:
+    """The Qdrant quantization an index builds and the search parameters that go with it."""
+
+    kind: str  # "scalar" (int8), "binary" (1 bit), "product"
+    compression: int = 16  # product only: float bytes / code bytes
+    rescore: bool = True
+    oversampling: float | None = None
+    always_ram: bool = True
+
+
+def closest_compression(dim: int, subspaces: int) -> int:
+    """Qdrant's product-quantization ratio closest (log scale) to ``m`` one-byte codes per vector."""
+    target = 4.0 * dim / max(1, subspaces)
+    return min(COMPRESSION_RATIOS, key=lambda r: abs(math.log(r) - math.log(target)))
+
+
+class QdrantIndexBase(BaseIndex):
+    """Parameters and conversions shared by both Qdrant indexes (see ``QdrantCommonConfig``)."""
+
+    def __init__(
+        self,
+        *,
+        metric: str = "cosine",
+        dim: int | None = None,
+        hnsw_m: int = 16,
+        hnsw_ef_construct: int = 100,
+        search_ef: int | None = None,
+        exact: bool = False,
+        on_disk: bool = False,
+        payload_indexes: Mapping[str, str] | None = None,
+        quantization: str | None = None,
+        quantization_compression: int = 16,
+        quantization_rescore: bool = True,
+        quantization_oversampling: float | None = None,
+        quantization_always_ram: bool = True,
+    ) -> None:
+        self.metric = metric  # type: ignore[assignment]
+        self.dim = dim
+        self.hnsw_m = hnsw_m
+        self.hnsw_ef_construct = hnsw_ef_construct
+        self.search_ef = search_ef
+        self.exact = exact
+        self.on_disk = on_disk
+        self.payload_indexes = dict(payload_indexes or {})
+        self.quantization = quantization
+        self.quantization_compression = quantization_compression
+        self.quantization_rescore = quantization_rescore
+        self.quantization_oversampling = quantization_oversampling
+        self.quantization_always_ram = quantization_always_ram
+        self._quantizer: Quantizer | None = None
+
+    # ---- quantization ------------------------------------------------------------------------
+    def use_quantizer(self, quantizer: Quantizer) -> bool:
+        """Quantize natively (int8 -> scalar, binary -> binary, pq -> product); the pipeline passes floats."""
+        kind = getattr(quantizer, "native_kind", "")
+        if kind not in _NATIVE_KINDS:
+            raise EmbedspecError(
+                f"{type(self).__name__} has no native form of {type(quantizer).__name__} "
+                f"(native_kind={kind!r}); Qdrant supports scalar, binary and product quantization"
+            )
+        if self.quantization is not None and self.quantization != kind:
+            raise EmbedspecError(
+                f"{type(self).__name__}: the index block sets quantization={self.quantization!r} but the "
+                f"chain ends with a {kind!r} quantizer ({type(quantizer).__name__}); keep one of them"
+            )
+        self._quantizer = quantizer
+        return True
+
+    def native_quantization(self) -> NativeQuantization | None:
+        """The effective quantization: from the chain's quantizer, else from the index's own fields."""
+        q = self._quantizer
+        if q is not None:
+            compression = self.quantization_compression
+            if q.native_kind == "product" and self.dim and getattr(q, "m", None):
+                compression = closest_compression(self.dim, int(q.m))
+            oversampling = float(q.oversampling) if q.rescore and q.oversampling > 1 else None
+            return NativeQuantization(
+                q.native_kind, compression, bool(q.rescore), oversampling, self.quantization_always_ram
+            )
+        if self.quantization is None:
+            return None
+        return NativeQuantization(
+            self.quantization,
+            self.quantization_compression,
+            self.quantization_rescore,
+            self.quantization_oversampling,
+            self.quantization_always_ram,
+        )
+
+    # ---- conversions ------------------------------------------------------------------------
+    @staticmethod
+    def _qdrant_points(
+        ids: Sequence[PointId], payloads: Sequence[Mapping[str, Any] | None]
+    ) -> tuple[list[int | str], list[dict[str, Any]]]:
+        """Qdrant ids and stored payloads; raises (naming the position) before anything is written."""
+        qids = [to_qdrant_id(pid) for pid in ids]
+        stored = [to_qdrant_payload(pid, p, i) for i, (pid, p) in enumerate(zip(ids, payloads))]
+        return qids, stored
+
+    def _score(self, raw: float) -> float:
+        """Higher is better: Qdrant's euclidean score is a distance."""
+        return -float(raw) if self.metric == "euclidean" else float(raw)
+
+    def _hit(self, qid: Any, raw_score: float, payload: Mapping[str, Any] | None) -> Hit:
+        pid, user = from_qdrant(qid, payload)
+        return Hit(pid, self._score(raw_score), user)
+
+    def _check_search_dim(self, queries: np.ndarray) -> None:
+        if self.dim is None:
+            self.dim = queries.shape[1]

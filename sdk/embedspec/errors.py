@@ -1,0 +1,47 @@
+"""The exceptions embedspec raises; each also inherits the matching built-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EmbedspecError(Exception):
+    """Base class of every embedspec error."""
+
+
+class SpecError(EmbedspecError, ValueError):
+    """A spec is invalid. ``issues`` holds every located problem found."""
+
+    def __init__(self, message: str, issues: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.issues = list(issues or [])
+
+
+class PluginError(EmbedspecError, RuntimeError):
+    """A plugin failed to load or registered something invalid."""
+
+    def __init__(self, message: str, plugin: str | None = None, distribution: str | None = None) -> None:
+        super().__init__(message)
+        self.plugin = plugin
+        self.distribution = distribution
+
+
+class UnknownComponentError(EmbedspecError, KeyError):
+    """No component is registered under the requested name."""
+
+    def __init__(self, message: str, name: str, kind: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.name = name
+        self.kind = kind
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class NotFittedError(EmbedspecError, AttributeError):
+    """A trainable component was used before ``fit`` or ``load``."""
+
+
+class DimensionMismatchError(EmbedspecError, ValueError):
+    """Two connected components disagree on the vector dimension."""

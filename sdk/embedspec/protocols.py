@@ -1,0 +1,91 @@
+"""The four protocols (Encoder, Index, Compressor, Aligner) and the small types they share.
+
+Vectors are ``(n, dim) float32`` numpy arrays unless a Compressor says otherwise. Scores are
+always "higher is more similar": cosine and dot similarities as they are, euclidean as the
+negated distance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+Role = Literal["query", "document"]
+Metric = Literal["cosine", "dot", "euclidean"]
+PointId = int | str
+ROLES: tuple[str, ...] = ("query", "document")
+KINDS: tuple[str, ...] = ("encoder", "index", "aligner", "compressor")
+PLURALS = {"encoder": "encoders", "index": "indexes", "aligner": "aligners", "compressor": "compressors"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the point's id, its score (higher is better) and its payload."""
+
+    id: PointId
+    score: float
+    payload: Mapping[str, Any] | None = field(default=None, compare=False)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Maps inputs (texts, images, records...) to vectors."""
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def modalities(self) -> frozenset[str]: ...
+
+    def encode(self, inputs: Sequence[Any], *, role: Role = "document") -> np.ndarray:
+        """``(n, dim) float32`` vectors, one row per input, in input order."""
+        ...
+
+
+@runtime_checkable
+class Index(Protocol):
+    """Stores vectors with ids and payloads and answers k-nearest-neighbour queries."""
+
+    def upsert(
+        self,
+        ids: Sequence[PointId],
+        vectors: np.ndarray,
+        payloads: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> None: ...
+
+    def search(
+        self, queries: np.ndarray, k: int = 10, filter: Mapping[str, Any] | None = None
+    ) -> list[list[Hit]]: ...
+
+    def delete(self, ids: Sequence[PointId]) -> None: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Compressor(Protocol):
+    """sklearn-style vector compression: ``fit`` -> ``transform`` -> (``inverse_transform``)."""
+
+    def fit(self, X: np.ndarray) -> Compressor: ...
+
+    def transform(self, X: np.ndarray) -> np.ndarray: ...
+
+    def output_dim(self, input_dim: int) -> int:
+        """Dimension of the float vectors that come out (quantizers keep ``input_dim``)."""
+        ...
+
+    def bytes_per_vector(self, input_dim: int) -> int: ...
+
+
+@runtime_checkable
+class Aligner(Protocol):
+    """Maps vectors of a source space into a target space, learned from paired anchors."""
+
+    def fit(self, X_source: np.ndarray, X_target: np.ndarray) -> Aligner: ...
+
+    def transform(self, X: np.ndarray) -> np.ndarray: ...
