@@ -188,7 +188,7 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
     if unknown_d:
         notes.append(_unknown_note("document", unknown_d, qrels_path))
     if not qrels:
-        raise EmbedspecError(f"{qrels_path}: no judgment names a known query and document")
+        raise EmbedspecError(f"{qrels_path}: no judgment names a known query and document: " + "; ".join(notes))
     queries: dict[str, str] = {}
     for qid in qrels:
         lineno, text = all_queries[qid]

@@ -8,6 +8,7 @@ Encoder outputs can be shared between pipelines with the same encoder block thro
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from .errors import EmbedspecError
 from .eval_datasets import load_classification, load_pairs
 from .linear_probe import SoftmaxRegression
 from .metrics import DEFAULT_RETRIEVAL_METRICS, evaluate_run, f1_scores, parse_metric, pearson, spearman
+from .storage import read_json, read_npz, write_json, write_npz
 
 
 @dataclass
@@ -37,7 +39,10 @@ class EncoderTiming:
 
 
 class EmbeddingCache:
-    """Encoder outputs keyed by (encoder spec block, role, input text); timings kept per encoder."""
+    """Encoder outputs keyed by (encoder spec block, role, sha1 of the input text), with timings.
+
+    ``save(dir)`` / ``load(dir)`` keep it between runs (``.npz`` + JSON, no pickle, no texts).
+    """
 
     def __init__(self) -> None:
         self._vectors: dict[tuple[str, str], dict[str, np.ndarray]] = {}
@@ -47,8 +52,42 @@ class EmbeddingCache:
     def key(encoder_block: dict[str, Any]) -> str:
         return json.dumps(encoder_block, sort_keys=True)
 
+    @staticmethod
+    def digest(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
     def store(self, key: str, role: str) -> dict[str, np.ndarray]:
         return self._vectors.setdefault((key, role), {})
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        arrays: dict[str, np.ndarray] = {}
+        entries = []
+        for i, ((key, role), rows) in enumerate(self._vectors.items()):
+            if rows:
+                arrays[f"digests_{i}"] = np.array(list(rows), dtype="U40")
+                arrays[f"vectors_{i}"] = np.stack(list(rows.values()))
+                entries.append({"slot": i, "encoder": key, "role": role})
+        timings = {k: asdict(t) for k, t in self.timings.items()}
+        write_npz(path / "embeddings.npz", arrays)
+        write_json(path / "embeddings.json", {"entries": entries, "timings": timings})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> EmbeddingCache:
+        """A cache saved by ``save``; an absent folder gives an empty cache."""
+        cache = cls()
+        path = Path(path)
+        if not (path / "embeddings.json").is_file():
+            return cache
+        meta, arrays = read_json(path / "embeddings.json"), read_npz(path / "embeddings.npz")
+        for entry in meta["entries"]:
+            slot = entry["slot"]
+            store = cache.store(entry["encoder"], entry["role"])
+            store.update(zip(arrays[f"digests_{slot}"].tolist(), arrays[f"vectors_{slot}"]))
+        for key, t in meta.get("timings", {}).items():
+            cache.timings[key] = EncoderTiming(counts=t["counts"], seconds=t["seconds"])
+        return cache
 
 
 class _TimedEncoder:
@@ -61,16 +100,16 @@ class _TimedEncoder:
 
     def encode(self, inputs: Sequence[Any], *, role: str = "document", batch_size: int | None = None) -> np.ndarray:
         kwargs = {"batch_size": batch_size} if batch_size else {}
-        if self.cache is None:
-            return self._encode(list(inputs), role, kwargs)
+        inputs = list(inputs)
+        if self.cache is None or not inputs or not all(isinstance(x, str) for x in inputs):
+            return self._encode(inputs, role, kwargs)
         store = self.cache.store(self.key, role)
-        missing = list(dict.fromkeys(x for x in inputs if x not in store))
+        digests = [EmbeddingCache.digest(x) for x in inputs]
+        missing = {d: x for d, x in zip(digests, inputs) if d not in store}
         if missing:
-            for text, vec in zip(missing, self._encode(missing, role, kwargs)):
-                store[text] = vec
-        if not inputs:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([store[x] for x in inputs])
+            for d, vec in zip(missing, self._encode(list(missing.values()), role, kwargs)):
+                store[d] = vec
+        return np.stack([store[d] for d in digests])
 
     def _encode(self, inputs: list[Any], role: str, kwargs: dict[str, Any]) -> np.ndarray:
         start = time.perf_counter()

@@ -19,7 +19,7 @@ from .base import BaseCompressor, Quantizer, as_matrix, batched
 from .errors import DimensionMismatchError, EmbedspecError, NotFittedError, SpecError
 from .protocols import Hit, PointId, Role
 from .registry import describe
-from .spec import BlockSpec, Spec, SpecIssue, _ENV, load_spec, spec_error
+from .spec import _ENV, BlockSpec, Spec, SpecIssue, load_spec, spec_error
 
 #: How many vectors an unfitted compressor is fitted on when the pipeline fits it.
 FIT_SAMPLE = 20_000
@@ -181,6 +181,9 @@ class Pipeline:
             stop = start + 4096
             self.index.upsert(ids[start:stop], vectors[start:stop],
                               list(payloads[start:stop]) if payloads is not None else None)
+        flush = getattr(self.index, "flush", None)
+        if callable(flush):  # persistent indexes: what add() returned is on disk
+            flush()
         return ids
 
     def search(self, queries: Sequence[Any], k: int = 10, filter: Mapping[str, Any] | None = None,

@@ -92,7 +92,7 @@ def _load_entry_points(state: _State) -> None:
 def _collect(state: _State) -> None:
     for hook_name, kind in _HOOK_KINDS.items():
         hook = getattr(state.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():  # registration order: built-ins first
             plugin = impl.plugin_name
             origin = state.origins.get(plugin, _Origin(None, None))
             staged: list[Registration] = []

@@ -41,7 +41,8 @@ def _round_trip_block(component: Any) -> None:
 
 
 def _kind_of(component: Any) -> str:
-    for kind, proto in (("encoder", Encoder), ("index", Index), ("aligner", Aligner), ("compressor", Compressor)):
+    # Compressor before Aligner: every compressor also has the aligner's fit/transform methods.
+    for kind, proto in (("encoder", Encoder), ("index", Index), ("compressor", Compressor), ("aligner", Aligner)):
         if isinstance(component, proto):
             return kind
     raise AssertionError(f"{type(component).__name__} implements none of the four protocols")

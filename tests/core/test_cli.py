@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from click.testing import CliRunner
-
 from embedspec.cli import get_cli
 
 SPEC = """\

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from embedspec.metrics import (
     average_ranks,
     dcg,

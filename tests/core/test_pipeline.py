@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import embedspec
 import numpy as np
 import pytest
 import yaml
-
-import embedspec
 from embedspec.errors import DimensionMismatchError, EmbedspecError, SpecError
 
 DOCS = [
@@ -91,7 +90,7 @@ def test_aligner_with_saved_state(tmp_path):
     from embedspec.builtin.procrustes import ProcrustesAligner
 
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((300, 512)).astype(np.float32)
+    X = rng.standard_normal((1500, 512)).astype(np.float32)  # over-determined: n > dim
     Q, _ = np.linalg.qr(rng.standard_normal((512, 512)))
     ProcrustesAligner(normalize=False).fit(X, X @ Q.astype(np.float32)).save(tmp_path / "al")
     pipe = embedspec.build(spec(aligner={"type": "procrustes", "normalize": False, "state": str(tmp_path / "al")}))

@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from embedspec.base import BaseEncoder
 from embedspec.errors import PluginError, UnknownComponentError
 from embedspec.hookspecs import hookimpl

@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from embedspec.errors import SpecError
 from embedspec.spec import load_spec
 

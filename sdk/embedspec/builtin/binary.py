@@ -84,7 +84,9 @@ class BinaryQuantizer(Quantizer):
                 raise NotFittedError("BinaryQuantizer(center=True) needs fit(...) or load(dir) to learn its thresholds")
             return 0.0
         if threshold.shape[0] != d:
-            raise DimensionMismatchError(f"{what} have dimension {d}, the binary quantizer was fitted on {threshold.shape[0]}")
+            raise DimensionMismatchError(
+                f"{what} have dimension {d}, the binary quantizer was fitted on {threshold.shape[0]}"
+            )
         return threshold
 
     def transform(self, X: Any) -> np.ndarray:
@@ -103,10 +105,13 @@ class BinaryQuantizer(Quantizer):
         queries = as_matrix(queries, name="queries")
         q_bits = self.transform(queries)
         if q_bits.shape[1] != codes.shape[1]:
-            raise DimensionMismatchError(
-                f"queries pack into {q_bits.shape[1]} bytes, the codes have {codes.shape[1]}"
-            )
+            raise DimensionMismatchError(f"queries pack into {q_bits.shape[1]} bytes, the codes have {codes.shape[1]}")
         return (queries.shape[1] - 2 * hamming(q_bits, np.asarray(codes, dtype=np.uint8))).astype(np.float32)
+
+    def output_dim(self, input_dim: int) -> int:
+        if getattr(self, "threshold_", None) is not None:
+            self._threshold(input_dim, "input vectors")  # checks the fitted dimension
+        return input_dim
 
     def bytes_per_vector(self, input_dim: int) -> int:
         return (input_dim + 7) // 8

@@ -41,17 +41,14 @@ class ProductQuantizerConfig(ComponentConfig):
     state: str | None = Field(None, description="directory written by save() holding the codebooks")
 
 
-def _sq_dists(X: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """``(n, k)`` squared euclidean distances between rows of ``X (n, ds)`` and ``C (k, ds)``."""
-    d = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * (X @ C.T) + np.einsum("ij,ij->i", C, C)[None, :]
-    return np.maximum(d, 0.0)
-
-
 def assign(X: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """Index of the nearest centroid per row, ``(n,) int64``."""
-    return np.concatenate(
-        [_sq_dists(X[s : s + _ASSIGN_BLOCK], C).argmin(axis=1) for s in range(0, len(X), _ASSIGN_BLOCK)]
-    ) if len(X) else np.zeros(0, dtype=np.int64)
+    """Index of the nearest centroid per row, ``(n,) int64`` (``||x||^2`` does not change the argmin)."""
+    X, C = X.astype(np.float32, copy=False), C.astype(np.float32, copy=False)
+    half_c_sq = 0.5 * np.einsum("ij,ij->i", C, C)
+    out = np.empty(len(X), dtype=np.int64)
+    for s in range(0, len(X), _ASSIGN_BLOCK):
+        out[s : s + _ASSIGN_BLOCK] = (X[s : s + _ASSIGN_BLOCK] @ C.T - half_c_sq).argmax(axis=1)
+    return out
 
 
 def kmeans(X: np.ndarray, k: int, iterations: int, rng: np.random.Generator) -> np.ndarray:
@@ -111,15 +108,25 @@ class ProductQuantizer(Quantizer):
         self.oversampling = oversampling
         self.state = state
 
-    def _split(self, X: np.ndarray) -> np.ndarray:
-        """``(n, d) -> (m, n, d/m)`` sub-vectors."""
-        n, d = X.shape
+    def _check_divides(self, d: int) -> None:
         if d % self.m:
-            divisors = [q for q in range(1, d + 1) if d % q == 0 and q <= 256]
+            divisors = [q for q in range(1, min(d, 256) + 1) if d % q == 0]
             raise DimensionMismatchError(
                 f"pq: vector dimension {d} is not divisible by m={self.m}; choose m among {divisors}"
             )
+
+    def _split(self, X: np.ndarray) -> np.ndarray:
+        """``(n, d) -> (m, n, d/m)`` sub-vectors."""
+        n, d = X.shape
+        self._check_divides(d)
         return X.reshape(n, self.m, d // self.m).transpose(1, 0, 2)
+
+    def output_dim(self, input_dim: int) -> int:
+        """``input_dim`` (a quantizer keeps the dimension); checks that ``m`` divides it."""
+        self._check_divides(input_dim)
+        if self.is_fitted:
+            self._check_dim(input_dim, "input vectors")
+        return input_dim
 
     def fit(self, X: Any) -> ProductQuantizer:
         X = as_matrix(X, name="training vectors")

@@ -57,6 +57,7 @@ class ProcrustesAligner(BaseAligner):
         mu_t = Xt64.mean(axis=0) if self.center else np.zeros(Xt.shape[1])
         U, _, Vt = np.linalg.svd((Xs64 - mu_s).T @ (Xt64 - mu_t), full_matrices=False)
         self.W_ = (U @ Vt).astype(np.float32)
+        self.input_dim_ = int(Xs.shape[1])
         self.source_mean_ = mu_s.astype(np.float32)
         self.target_mean_ = mu_t.astype(np.float32)
         return self

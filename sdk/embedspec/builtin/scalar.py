@@ -59,7 +59,9 @@ class Int8Quantizer(Quantizer):
     def _check_dim(self, d: int, what: str) -> None:
         self.check_fitted()
         if d != self.lo_.shape[0]:
-            raise DimensionMismatchError(f"{what} have dimension {d}, the int8 quantizer was fitted on {self.lo_.shape[0]}")
+            raise DimensionMismatchError(
+                f"{what} have dimension {d}, the int8 quantizer was fitted on {self.lo_.shape[0]}"
+            )
 
     def transform(self, X: Any) -> np.ndarray:
         X = as_matrix(X, name="vectors")
@@ -86,6 +88,11 @@ class Int8Quantizer(Quantizer):
                 rows = l2_normalize(rows)
             out[:, r0 : r0 + rows.shape[0]] = pairwise_scores(queries, rows, metric)
         return out
+
+    def output_dim(self, input_dim: int) -> int:
+        if self.is_fitted:
+            self._check_dim(input_dim, "input vectors")
+        return input_dim
 
     def bytes_per_vector(self, input_dim: int) -> int:
         return input_dim

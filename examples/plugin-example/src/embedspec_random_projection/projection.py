@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pydantic import Field
-
 from embedspec.base import BaseCompressor, as_matrix, l2_normalize
 from embedspec.registry import ComponentConfig
+from pydantic import Field
 
 
 class RandomProjectionConfig(ComponentConfig):

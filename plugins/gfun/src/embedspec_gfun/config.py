@@ -26,6 +26,9 @@ class GFunConfig(ComponentConfig):
 
     posteriors: bool = Field(True, description="view: calibrated posteriors of per-language TF-IDF classifiers")
     wce: bool = Field(False, description="view: word-class embeddings learned per language")
+    sif: bool = Field(
+        False, description="wce: remove the first principal component (helps with many classes, hurts with few)"
+    )
     embeddings: dict[str, Any] | None = Field(
         None, description="view: an encoder block ({type: ..., ...}) of a multilingual encoder"
     )

@@ -49,6 +49,7 @@ class GFunEncoder(BaseEncoder):
         self,
         posteriors: bool = True,
         wce: bool = False,
+        sif: bool = False,
         embeddings: dict[str, Any] | None = None,
         aggregation: str = "average",
         probabilistic: bool = True,
@@ -64,6 +65,7 @@ class GFunEncoder(BaseEncoder):
     ) -> None:
         self.posteriors = posteriors
         self.wce = wce
+        self.sif = sif
         self.embeddings = embeddings
         self.aggregation = aggregation
         self.probabilistic = probabilistic
@@ -101,7 +103,7 @@ class GFunEncoder(BaseEncoder):
         if self.posteriors:
             views.append(PosteriorView(n_classes, C=self.C, **common))
         if self.wce:
-            views.append(WordClassView(n_classes, **common))
+            views.append(WordClassView(n_classes, sif=self.sif, **common))
         if self.embeddings:
             views.append(EmbeddingView(self._embedding_encoder))
         return views

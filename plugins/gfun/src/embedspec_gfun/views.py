@@ -132,8 +132,9 @@ def _sif(E: np.ndarray, pc: np.ndarray) -> np.ndarray:
 class WordClassView(View):
     name = "wce"
 
-    def __init__(self, n_classes: int, *, multilabel: bool, folds: int, seed: int) -> None:
+    def __init__(self, n_classes: int, *, multilabel: bool, folds: int, seed: int, sif: bool) -> None:
         self.n_classes, self.multilabel, self.folds, self.seed = n_classes, multilabel, folds, seed
+        self.sif = sif
         self.matrices: dict[str, np.ndarray] = {}
         self.components: dict[str, np.ndarray] = {}
 
@@ -143,14 +144,18 @@ class WordClassView(View):
             X, Yl = docs.tfidf[lang], Y[pos]
             W = word_class_matrix(X, Yl)
             E = np.asarray(X @ W)
-            self.matrices[lang], self.components[lang] = W, first_component(E)
+            self.matrices[lang], self.components[lang] = W, self._component(E)
             out = _sif(E, self.components[lang])
             for train, held in fold_splits(Yl, self.folds, self.seed, self.multilabel):
                 Wf = word_class_matrix(X[train], Yl[train])
-                pc = first_component(np.asarray(X[train] @ Wf))
+                pc = self._component(np.asarray(X[train] @ Wf))
                 out[held] = _sif(np.asarray(X[held] @ Wf), pc)
             Z[pos] = out
         return _normalized(Z)
+
+    def _component(self, E: np.ndarray) -> np.ndarray:
+        """The direction SIF removes: the first principal component, or zeros (nothing removed)."""
+        return first_component(E) if self.sif else np.zeros(E.shape[1])
 
     def transform(self, docs: Documents) -> tuple[np.ndarray, np.ndarray]:
         Z = np.zeros((docs.n, self.n_classes))

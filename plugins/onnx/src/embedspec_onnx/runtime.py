@@ -89,6 +89,11 @@ def create_session(model_path: Path, *, device: str = "auto", threads: int | Non
     providers: list[Any] = ["CPUExecutionProvider"]
     if want_cuda:
         providers.insert(0, ("CUDAExecutionProvider", {"device_id": device_id}))
+        if hasattr(ort, "preload_dlls"):  # onnxruntime-gpu >= 1.21: CUDA/cuDNN from nvidia-* wheels
+            try:
+                ort.preload_dlls()
+            except Exception:  # noqa: BLE001 - the provider check below reports what failed
+                pass
     session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
     applied = session.get_providers()
     if want_cuda and "CUDAExecutionProvider" not in applied:

@@ -170,7 +170,12 @@ class QdrantIndex(QdrantIndexBase):
             cfg = m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99, always_ram=native.always_ram)
             return m.ScalarQuantization(scalar=cfg)
         if native.kind == "binary":
-            return m.BinaryQuantization(binary=m.BinaryQuantizationConfig(always_ram=native.always_ram))
+            cfg = m.BinaryQuantizationConfig(
+                always_ram=native.always_ram,
+                encoding=m.BinaryQuantizationEncoding(native.binary_encoding),
+                query_encoding=m.BinaryQuantizationQueryEncoding(native.binary_query_encoding),
+            )
+            return m.BinaryQuantization(binary=cfg)
         ratio = getattr(m.CompressionRatio, f"X{native.compression}")
         return m.ProductQuantization(
             product=m.ProductQuantizationConfig(compression=ratio, always_ram=native.always_ram)

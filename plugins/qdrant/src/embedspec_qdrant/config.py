@@ -11,6 +11,8 @@ from embedspec.registry import ComponentConfig
 PayloadIndexType = Literal["keyword", "integer", "float", "bool"]
 QuantizationKind = Literal["scalar", "binary", "product"]
 CompressionRatio = Literal[4, 8, 16, 32, 64]
+BinaryEncoding = Literal["one_bit", "one_and_half_bits", "two_bits"]
+BinaryQueryEncoding = Literal["default", "binary", "scalar4bits", "scalar8bits"]
 
 
 class QdrantCommonConfig(ComponentConfig):
@@ -33,6 +35,10 @@ class QdrantCommonConfig(ComponentConfig):
     quantization_rescore: bool = Field(True, description="re-rank quantized candidates with the original vectors")
     quantization_oversampling: float | None = Field(None, ge=1.0, description="candidates = oversampling * k")
     quantization_always_ram: bool = Field(True, description="keep quantized vectors in RAM")
+    binary_encoding: BinaryEncoding = Field("one_bit", description="bits per dimension of binary codes")
+    binary_query_encoding: BinaryQueryEncoding = Field(
+        "default", description="asymmetric binary search: queries as 4/8-bit scalars (better recall, same codes)"
+    )
 
 
 class QdrantEdgeIndexConfig(QdrantCommonConfig):
@@ -44,6 +50,9 @@ class QdrantEdgeIndexConfig(QdrantCommonConfig):
         ge=0,
         description="automatic optimization: before a search once this many points were written since the "
         "last optimization, and on close(); null turns it off (call optimize() yourself)",
+    )
+    indexing_threshold_kb: int | None = Field(
+        None, ge=0, description="segments above this many KB of vectors get an HNSW graph (Qdrant's default when null)"
     )
 
 

@@ -31,6 +31,15 @@ from .point_ids import to_qdrant_ids
 CONFIG_FILE = "edge_config.json"
 _DISTANCES = {"cosine": "Cosine", "dot": "Dot", "euclidean": "Euclid"}
 _SCHEMAS = {"keyword": "Keyword", "integer": "Integer", "float": "Float", "bool": "Bool"}
+_EDGE_ENUM = {
+    "one_bit": "OneBit",
+    "one_and_half_bits": "OneAndHalfBits",
+    "two_bits": "TwoBits",
+    "default": "Default",
+    "binary": "Binary",
+    "scalar4bits": "Scalar4Bits",
+    "scalar8bits": "Scalar8Bits",
+}
 UPDATE_BATCH = 2048
 
 
@@ -49,10 +58,18 @@ def import_qdrant_edge() -> Any:
 class QdrantEdgeIndex(QdrantIndexBase):
     """An embedded Qdrant shard at ``path`` (see ``QdrantEdgeIndexConfig`` for the parameters)."""
 
-    def __init__(self, path: str, *, optimize_after: int | None = 10_000, **options: Any) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        optimize_after: int | None = 10_000,
+        indexing_threshold_kb: int | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.path = str(path)
         self.optimize_after = optimize_after
+        self.indexing_threshold_kb = indexing_threshold_kb
         self._shard: Any = None
         self._qe: Any = None
         self._unoptimized = 0
@@ -115,7 +132,15 @@ class QdrantEdgeIndex(QdrantIndexBase):
             memory=memory,
         )
         hnsw = qe.HnswIndexConfig(m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=10_000)
-        return qe.EdgeConfig(vectors=vectors, hnsw_config=hnsw, quantization_config=self._quantization_config())
+        optimizers = None
+        if self.indexing_threshold_kb is not None:
+            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
+        return qe.EdgeConfig(
+            vectors=vectors,
+            hnsw_config=hnsw,
+            quantization_config=self._quantization_config(),
+            optimizers=optimizers,
+        )
 
     def _quantization_config(self) -> Any:
         native = self.native_quantization()
@@ -126,7 +151,11 @@ class QdrantEdgeIndex(QdrantIndexBase):
         if native.kind == "scalar":
             return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=memory)
         if native.kind == "binary":
-            return qe.BinaryQuantizationConfig(memory=memory)
+            return qe.BinaryQuantizationConfig(
+                memory=memory,
+                encoding=getattr(qe.BinaryQuantizationEncoding, _EDGE_ENUM[native.binary_encoding]),
+                query_encoding=getattr(qe.BinaryQuantizationQueryEncoding, _EDGE_ENUM[native.binary_query_encoding]),
+            )
         ratio = getattr(qe.CompressionRatio, f"X{native.compression}")
         return qe.ProductQuantizationConfig(compression=ratio, memory=memory)
 

@@ -28,6 +28,8 @@ class NativeQuantization:
     rescore: bool = True
     oversampling: float | None = None
     always_ram: bool = True
+    binary_encoding: str = "one_bit"
+    binary_query_encoding: str = "default"
 
 
 def closest_compression(dim: int, subspaces: int) -> int:
@@ -55,6 +57,8 @@ class QdrantIndexBase(BaseIndex):
         quantization_rescore: bool = True,
         quantization_oversampling: float | None = None,
         quantization_always_ram: bool = True,
+        binary_encoding: str = "one_bit",
+        binary_query_encoding: str = "default",
     ) -> None:
         self.metric = metric  # type: ignore[assignment]
         self.dim = dim
@@ -69,6 +73,8 @@ class QdrantIndexBase(BaseIndex):
         self.quantization_rescore = quantization_rescore
         self.quantization_oversampling = quantization_oversampling
         self.quantization_always_ram = quantization_always_ram
+        self.binary_encoding = binary_encoding
+        self.binary_query_encoding = binary_query_encoding
         self._quantizer: Quantizer | None = None
 
     # ---- quantization ------------------------------------------------------------------------
@@ -97,7 +103,13 @@ class QdrantIndexBase(BaseIndex):
                 compression = closest_compression(self.dim, int(q.m))
             oversampling = float(q.oversampling) if q.rescore and q.oversampling > 1 else None
             return NativeQuantization(
-                q.native_kind, compression, bool(q.rescore), oversampling, self.quantization_always_ram
+                q.native_kind,
+                compression,
+                bool(q.rescore),
+                oversampling,
+                self.quantization_always_ram,
+                self.binary_encoding,
+                self.binary_query_encoding,
             )
         if self.quantization is None:
             return None
@@ -107,6 +119,8 @@ class QdrantIndexBase(BaseIndex):
             self.quantization_rescore,
             self.quantization_oversampling,
             self.quantization_always_ram,
+            self.binary_encoding,
+            self.binary_query_encoding,
         )
 
     # ---- conversions ------------------------------------------------------------------------

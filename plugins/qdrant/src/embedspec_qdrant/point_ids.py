@@ -7,6 +7,7 @@ under ``RESERVED_ID_KEY``, which searches strip from the payloads they return.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -42,6 +43,10 @@ def to_qdrant_payload(pid: PointId, payload: Mapping[str, Any] | None, position:
     for key in out:
         if not isinstance(key, str):
             raise TypeError(f"payload at position {position} has a non-string key {key!r}")
+    try:
+        json.dumps(out, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"payload at position {position} (id {pid!r}) cannot be stored as JSON: {exc}") from None
     if not is_native_id(pid):
         out[RESERVED_ID_KEY] = pid
     return out

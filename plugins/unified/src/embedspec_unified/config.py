@@ -33,7 +33,7 @@ class RecordEncoderConfig(ComponentConfig):
     l2: float = Field(1e-6, ge=0, description="L2 penalty on the rows a batch touches and on head weights")
     init_scale: float = Field(0.05, gt=0, description="standard deviation of the initial table entries")
     epochs: int = Field(20, ge=1, description="most passes over the training records")
-    patience: int = Field(2, ge=1, description="epochs without a better validation loss before stopping")
+    patience: int = Field(3, ge=1, description="epochs without a better validation loss before stopping")
     validation_fraction: float = Field(
         0.1, ge=0, lt=1, description="share of fit() records held out for early stopping (0: none)"
     )

@@ -78,9 +78,11 @@ class HashingTrickLayout:
 def allocate_buckets(budget: int, cardinalities: Sequence[int], chunks: Sequence[int]) -> list[int]:
     """Buckets per feature so that ``sum(buckets[f] * chunks[f]) <= budget`` flat rows.
 
-    Every feature gets one bucket; the rest of the budget is water-filled: features needing less than
-    an equal share (``cardinality * chunks`` rows) get their need, the others split what remains.
-    When the budget covers every need, it is shared in proportion to the needs instead.
+    Every feature gets one bucket; the rest is shared by the feature's need, one bucket per distinct
+    training value (``cardinality * chunks`` rows). When the budget covers every need, it is shared
+    in proportion to the needs (every table gets the same load factor). Otherwise it is water-filled:
+    features needing less than an equal share get their need (small vocabularies such as gender are
+    served in full), the others split what remains in proportion to their needs.
     """
     base = sum(chunks)
     if budget < base:
@@ -92,14 +94,15 @@ def allocate_buckets(budget: int, cardinalities: Sequence[int], chunks: Sequence
     spare = float(budget - base)
     alloc = np.zeros(len(needs))
     if needs.sum() <= spare:
-        alloc = spare * needs / needs.sum() if needs.sum() > 0 else alloc
+        if needs.sum() > 0:
+            alloc = spare * needs / needs.sum()
     else:
         active = list(range(len(needs)))
         while active:
             share = spare / len(active)
             small = [f for f in active if needs[f] <= share]
-            if not small:
-                alloc[active] = share
+            if not small:  # the big features split the rest in proportion to their needs
+                alloc[active] = spare * needs[active] / needs[active].sum()
                 break
             for f in small:
                 alloc[f] = needs[f]

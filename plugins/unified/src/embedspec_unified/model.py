@@ -89,7 +89,7 @@ def sum_rows(rows: np.ndarray, grads: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Sum ``grads (M, c)`` of repeated ``rows (M,)``: unique rows ``(u,)`` and their sums ``(u, c)``."""
     if len(rows) == 0:
         return rows.astype(np.int64), grads
-    order = np.argsort(rows, kind="stable")
+    order = np.argsort(rows)
     sorted_rows = rows[order]
     starts = np.concatenate([[0], np.flatnonzero(sorted_rows[1:] != sorted_rows[:-1]) + 1])
     return sorted_rows[starts], np.add.reduceat(grads[order], starts, axis=0)

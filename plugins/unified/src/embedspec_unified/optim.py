@@ -39,9 +39,11 @@ class Adam:
 
 
 class Adagrad:
-    def __init__(self, params: dict[str, np.ndarray], lr: float, initial_accumulator: float = 0.1) -> None:
-        self.lr = lr
-        self.acc = {k: np.full_like(v, initial_accumulator) for k, v in params.items()}
+    """Adagrad as in PyTorch (accumulators start at 0, ``eps`` in the denominator)."""
+
+    def __init__(self, params: dict[str, np.ndarray], lr: float, eps: float = 1e-10) -> None:
+        self.lr, self.eps = lr, eps
+        self.acc = {k: np.zeros_like(v) for k, v in params.items()}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, Any]) -> None:
         for name, grad in grads.items():
@@ -49,10 +51,10 @@ class Adagrad:
                 rows, g = grad
                 acc = self.acc[name][rows] + g * g
                 self.acc[name][rows] = acc
-                params[name][rows] -= (self.lr * g / np.sqrt(acc)).astype(params[name].dtype)
+                params[name][rows] -= (self.lr * g / (np.sqrt(acc) + self.eps)).astype(params[name].dtype)
             else:
                 self.acc[name] += grad * grad
-                params[name] -= (self.lr * grad / np.sqrt(self.acc[name])).astype(params[name].dtype)
+                params[name] -= (self.lr * grad / (np.sqrt(self.acc[name]) + self.eps)).astype(params[name].dtype)
 
 
 def make_optimizer(name: str, params: dict[str, np.ndarray], lr: float) -> Adam | Adagrad:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -138,25 +139,50 @@ def _fp(value: Any, i: int, name: str, cache: dict[Any, int], inside: bool = Fal
     return h
 
 
+def _fingerprints_fast(values: list[Any], cache: dict[Any, int]) -> np.ndarray | None:
+    """``(L,) uint64`` fingerprints when every value is a hashable categorical value, else None."""
+    try:
+        new = [v for v in set(values) if v not in cache]
+    except TypeError:  # an unhashable value: the slow path finds and names it
+        return None
+    if not all(is_categorical(v) for v in new):
+        return None
+    for v in new:
+        cache[v] = fingerprint(v)
+    return np.fromiter(map(cache.__getitem__, values), dtype=np.uint64, count=len(values))
+
+
 def _column(records: list[Mapping[str, Any]], name: str, multivalued: bool, cache: dict[Any, int]) -> Ragged:
     n = len(records)
+    values = [rec[name] for rec in records]
     if not multivalued:
-        fps = np.empty(n, dtype=np.uint64)
-        for i, rec in enumerate(records):
-            value = rec[name]
-            if isinstance(value, _MULTI):
-                raise RecordValueTypeError(
-                    f"record at position {i}: feature {name!r} holds a {type(value).__name__} but is "
-                    "single-valued (set multivalued: true in its config to pool several values)",
-                    position=i,
-                    feature=name,
-                )
-            fps[i] = _fp(value, i, name, cache)
+        fps = _fingerprints_fast(values, cache)
+        if fps is None:
+            fps = np.empty(n, dtype=np.uint64)
+            for i, value in enumerate(values):
+                if isinstance(value, _MULTI):
+                    raise RecordValueTypeError(
+                        f"record at position {i}: feature {name!r} holds a {type(value).__name__} but is "
+                        "single-valued (set multivalued: true in its config to pool several values)",
+                        position=i,
+                        feature=name,
+                    )
+                fps[i] = _fp(value, i, name, cache)
         return Ragged(fps, np.arange(n + 1, dtype=np.int64), True)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if all(type(v) is list for v in values):  # the common case: lists of scalars
+        flat = list(chain.from_iterable(values))
+        np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=n), out=offsets[1:])
+        fps = _fingerprints_fast(flat, cache)
+        if fps is not None:
+            return Ragged.of(fps, offsets)
+    return _multi_column_checked(values, name, cache)
+
+
+def _multi_column_checked(values: list[Any], name: str, cache: dict[Any, int]) -> Ragged:
     flat: list[int] = []
-    counts = np.empty(n, dtype=np.int64)
-    for i, rec in enumerate(records):
-        value = rec[name]
+    counts = np.empty(len(values), dtype=np.int64)
+    for i, value in enumerate(values):
         if isinstance(value, _MULTI):
             items = value.tolist() if isinstance(value, np.ndarray) else value
             if isinstance(value, np.ndarray) and value.ndim != 1:
@@ -168,6 +194,6 @@ def _column(records: list[Mapping[str, Any]], name: str, multivalued: bool, cach
         else:
             counts[i] = 1
             flat.append(_fp(value, i, name, cache))
-    offsets = np.zeros(n + 1, dtype=np.int64)
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return Ragged.of(np.array(flat, dtype=np.uint64), offsets)

@@ -40,14 +40,15 @@ class ImagePreprocessing(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # Optional steps default to None (= skipped), so the JSON written without nulls reads back equal.
     resize: Literal["shortest_edge", "exact", "none"] = "shortest_edge"
     #: ``shortest_edge``: length of the short side after resizing; ``exact``: (height, width).
     size: tuple[int, ...] = (224,)
     resample: int = Field(3, ge=0, le=5, description="Pillow filter code: 3 bicubic, 2 bilinear...")
-    crop: tuple[int, int] | None = (224, 224)
-    rescale_factor: float | None = 1 / 255
-    mean: tuple[float, float, float] | None = OPENAI_CLIP_MEAN
-    std: tuple[float, float, float] | None = OPENAI_CLIP_STD
+    crop: tuple[int, int] | None = None
+    rescale_factor: float | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
     processor: str = "CLIPImageProcessor"
 
     @model_validator(mode="after")

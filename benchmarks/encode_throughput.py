@@ -1,0 +1,194 @@
+"""Encoding throughput: embedspec-onnx (fp32, int8) vs sentence-transformers vs fastembed, same weights.
+
+All engines run all-MiniLM-L6-v2 on the CPU with the same batch size and thread count; fastembed
+runs the very ONNX file embedspec-onnx exported (its custom-model API), sentence-transformers the
+torch checkpoint it came from. Runs are interleaved (engine A, B, C, D, then again) and the best of
+``--runs`` is kept, because the machine is shared. Prints a table with ratios, writes JSON.
+
+    python benchmarks/encode_throughput.py                    # exports models/all-MiniLM-L6-v2 first if needed
+    python benchmarks/encode_throughput.py --corpus-limit 0   # the whole SciFact corpus (slow)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("EMBEDSPEC_DATA", REPO.parent / "shared" / "data")) / "scifact"
+
+
+def load_sets(short_n: int, corpus_limit: int, seed: int = 0) -> dict[str, list[str]]:
+    """(a) ``short_n`` mixed-length short texts: SciFact queries + title/abstract snippets of 3-60 words;
+    (b) SciFact documents ``title + " " + text`` (a seeded sample of ``corpus_limit``; 0 = all)."""
+    corpus = [json.loads(line) for line in (DATA / "corpus.jsonl").open(encoding="utf-8")]
+    queries = [json.loads(line)["text"] for line in (DATA / "queries.jsonl").open(encoding="utf-8")]
+    rng = np.random.default_rng(seed)
+    short = list(queries[:short_n])
+    while len(short) < short_n:
+        doc = corpus[int(rng.integers(len(corpus)))]
+        words = (doc["title"] + " " + doc["text"]).split()
+        n = int(rng.integers(3, 61))
+        start = int(rng.integers(0, max(1, len(words) - n)))
+        short.append(" ".join(words[start : start + n]))
+    rng.shuffle(short)
+    docs = [(d["title"] + " " + d["text"]).strip() for d in corpus]
+    if corpus_limit:
+        docs = [docs[i] for i in sorted(rng.choice(len(docs), corpus_limit, replace=False))]
+    return {"short": short, "scifact": docs}
+
+
+def machine() -> dict[str, object]:
+    from embedspec_onnx.runtime import physical_cores
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    flags = Path("/proc/cpuinfo").read_text()
+    versions = {}
+    for mod in ("onnxruntime", "torch", "sentence_transformers", "fastembed", "transformers"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - optional peers
+            versions[mod] = None
+    return {"cpu": cpu, "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
+            "avx512_vnni": "avx512_vnni" in flags, "python": platform.python_version(),
+            "load_average_start": os.getloadavg(), "versions": versions}
+
+
+def fastembed_dir(model_dir: Path, max_length: int) -> Path:
+    """A view of the model directory fastembed can read, truncating at the same max length."""
+    view = model_dir.parent / (model_dir.name + "-fastembed-view")
+    view.mkdir(exist_ok=True)
+    for name in ("model.onnx", "tokenizer.json", "config.json", "special_tokens_map.json"):
+        if (model_dir / name).exists() and not (view / name).exists():
+            os.symlink((model_dir / name).resolve(), view / name)
+    tok_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    tok_config["model_max_length"] = max_length
+    (view / "tokenizer_config.json").write_text(json.dumps(tok_config))
+    return view
+
+
+def make_engines(model_dir: Path, batch_size: int, threads: int, names: list[str]) -> dict[str, Callable]:
+    from embedspec_onnx import ModelCard, OnnxTextEncoder
+    from embedspec_onnx.export import minilm_checkpoint
+
+    card = ModelCard.read(model_dir)
+    engines: dict[str, Callable] = {}
+    if "embedspec-onnx-fp32" in names:
+        fp32 = OnnxTextEncoder(str(model_dir), device="cpu", threads=threads, batch_size=batch_size)
+        engines["embedspec-onnx-fp32"] = fp32.encode
+    if "embedspec-onnx-int8" in names:
+        int8 = OnnxTextEncoder(str(model_dir), device="cpu", precision="int8", threads=threads, batch_size=batch_size)
+        engines["embedspec-onnx-int8"] = int8.encode
+    if "sentence-transformers" in names:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        st = SentenceTransformer(str(minilm_checkpoint()), device="cpu")
+        engines["sentence-transformers"] = lambda texts: st.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    if "fastembed" in names:
+        from fastembed import TextEmbedding
+        from fastembed.common.model_description import ModelSource, PoolingType
+
+        name = "embedspec/all-MiniLM-L6-v2-onnx"
+        TextEmbedding.add_custom_model(model=name, pooling=PoolingType.MEAN, normalization=True,
+                                       sources=ModelSource(hf=name), dim=card.dim, model_file="model.onnx")
+        fe = TextEmbedding(name, specific_model_path=str(fastembed_dir(model_dir, card.max_length)),
+                           threads=threads, providers=["CPUExecutionProvider"])
+        engines["fastembed"] = lambda texts: np.stack(list(fe.embed(texts, batch_size=batch_size)))
+    return engines
+
+
+def run(args: argparse.Namespace) -> dict[str, object]:
+    from embedspec_onnx import OnnxTextEncoder
+    from embedspec_onnx.export import ensure_minilm
+    from embedspec_onnx.runtime import physical_cores
+
+    model_dir = ensure_minilm(args.model_dir)
+    threads = args.threads or physical_cores()
+    sets = load_sets(args.short_n, args.corpus_limit)
+    counter = OnnxTextEncoder(str(model_dir), device="cpu")
+    tokens = {k: counter.count_tokens(v) for k, v in sets.items()}
+    engines = make_engines(model_dir, args.batch_size, threads, args.engines)
+    for fn in engines.values():  # warm-up: sessions, allocator arenas, torch kernels
+        fn(sets["short"][:64])
+    results: dict[str, dict[str, dict[str, object]]] = {k: {} for k in sets}
+    vectors: dict[str, dict[str, np.ndarray]] = {k: {} for k in sets}
+    for set_name, texts in sets.items():
+        times: dict[str, list[float]] = {e: [] for e in engines}
+        for _ in range(args.runs):
+            for engine, fn in engines.items():  # interleaved
+                start = time.perf_counter()
+                out = fn(texts)
+                times[engine].append(time.perf_counter() - start)
+                vectors[set_name][engine] = np.asarray(out, dtype=np.float32)
+                print(f"  {set_name:8s} {engine:22s} {times[engine][-1]:8.2f}s", flush=True)
+        for engine, t in times.items():
+            best = min(t)
+            results[set_name][engine] = {
+                "seconds_best": round(best, 3), "seconds_all": [round(x, 3) for x in t],
+                "docs_per_s": round(len(texts) / best, 1), "tokens_per_s": round(tokens[set_name] / best),
+            }
+        ref = vectors[set_name].get("sentence-transformers", vectors[set_name].get("embedspec-onnx-fp32"))
+        for engine, vec in vectors[set_name].items():
+            cos = (vec * ref).sum(axis=1)
+            results[set_name][engine]["cosine_to_reference"] = {"mean": round(float(cos.mean()), 5),
+                                                               "min": round(float(cos.min()), 5)}
+    return {"machine": dict(machine(), load_average_end=os.getloadavg(), threads=threads),
+            "settings": {"batch_size": args.batch_size, "runs": args.runs, "statistic": "best of runs, interleaved",
+                         "texts": {k: len(v) for k, v in sets.items()}, "tokens": tokens,
+                         "reference_for_cosine": "sentence-transformers"},
+            "results": results}
+
+
+def table(report: dict[str, object]) -> str:
+    lines = []
+    for set_name, rows in report["results"].items():  # type: ignore[union-attr]
+        st = rows.get("sentence-transformers", {}).get("docs_per_s")
+        fe = rows.get("fastembed", {}).get("docs_per_s")
+        lines.append(f"\n{set_name}: {report['settings']['texts'][set_name]} texts, "  # type: ignore[index]
+                     f"{report['settings']['tokens'][set_name]} tokens")  # type: ignore[index]
+        lines.append(f"{'engine':22s} {'docs/s':>8s} {'tokens/s':>9s} {'vs ST':>6s} {'vs fastembed':>12s} {'cos mean/min':>14s}")
+        for engine, r in rows.items():
+            vs_st = f"{r['docs_per_s'] / st:.2f}x" if st else "-"
+            vs_fe = f"{r['docs_per_s'] / fe:.2f}x" if fe else "-"
+            cos = r["cosine_to_reference"]
+            lines.append(f"{engine:22s} {r['docs_per_s']:8.1f} {r['tokens_per_s']:9d} {vs_st:>6s} {vs_fe:>12s} "
+                         f"{cos['mean']:.4f}/{cos['min']:.4f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model-dir", default=str(REPO / "models" / "all-MiniLM-L6-v2"))
+    parser.add_argument("--short-n", type=int, default=2000)
+    parser.add_argument("--corpus-limit", type=int, default=500, help="SciFact documents (0 = all 5,183)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None, help="default: physical cores")
+    parser.add_argument("--engines", nargs="+", default=["embedspec-onnx-fp32", "embedspec-onnx-int8",
+                                                         "sentence-transformers", "fastembed"])
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "onnx.json"))
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        raise SystemExit(f"SciFact not found at {DATA} (set EMBEDSPEC_DATA)")
+    report = run(args)
+    print(table(report))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+    shutil.rmtree(Path(args.model_dir).parent / (Path(args.model_dir).name + "-fastembed-view"), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""Index search benchmark: qdrant-edge (HNSW; HNSW + binary quantization with rescoring), qdrant-client
+local mode and the core ``exact`` index, side by side in one run.
+
+Datasets: ``random`` (unit vectors, held-out random unit queries) and ``scifact`` (the SciFact corpus
+embedded, repeated with Gaussian noise up to ``--n``; the real SciFact claims as queries). Vectors come
+from ``--vectors``/``--query-vectors`` (.npy, e.g. all-MiniLM-L6-v2) or, without them, from the built-in
+``hashing`` encoder. Measures build time, recall@k against exact search, single-query p50/p95 latency,
+batch QPS, bytes on disk and the vector bytes that must stay in RAM.
+
+    python benchmarks/index_search.py                      # full run (~10 min on 2 cores)
+    python benchmarks/index_search.py --n 20000 --queries 300   # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SCIFACT = Path(os.environ.get("EMBEDSPEC_DATA", REPO.parent / "shared" / "data")) / "scifact"
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=100_000, help="vectors per dataset")
+    p.add_argument("--dim", type=int, default=384, help="dimension of the random dataset (and hashing encoder)")
+    p.add_argument("--queries", type=int, default=1000, help="queries for recall and batch QPS")
+    p.add_argument("--latency-queries", type=int, default=300, help="queries timed one at a time")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--datasets", default="random,scifact")
+    p.add_argument("--vectors", type=Path, help="SciFact corpus vectors (.npy, rows in corpus.jsonl order)")
+    p.add_argument("--query-vectors", type=Path, help="SciFact query vectors (.npy, queries.jsonl order)")
+    p.add_argument("--noise", type=float, default=0.02, help="per-component noise of the SciFact copies")
+    p.add_argument("--ef-sweep", default="64,256,512", help="extra qdrant-edge HNSW rows at these search_ef")
+    p.add_argument("--client-n", type=int, default=10_000, help="vectors for qdrant-client local mode (slow)")
+    p.add_argument("--client-queries", type=int, default=100)
+    p.add_argument("--workdir", type=Path, default=REPO / "runs" / "index-search")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "index_search.json")
+    return p.parse_args()
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def random_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
+    rng = np.random.default_rng(0)
+    X = unit(rng.standard_normal((args.n, args.dim), dtype=np.float32))
+    Q = unit(rng.standard_normal((args.queries, args.dim), dtype=np.float32))
+    return X, Q, f"random unit vectors, dim {args.dim}; queries: held-out random unit vectors"
+
+
+def scifact_dataset(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
+    if args.vectors is not None:
+        base = np.load(args.vectors).astype(np.float32)
+        if args.query_vectors is None:
+            raise SystemExit("--vectors needs --query-vectors (the SciFact claims embedded by the same model)")
+        queries = np.load(args.query_vectors).astype(np.float32)
+        source = f"{args.vectors.name} / {args.query_vectors.name}"
+    else:
+        from embedspec.builtin.hashing import HashingEncoder
+
+        if not SCIFACT.is_dir():
+            raise SystemExit(f"SciFact not found at {SCIFACT} (set EMBEDSPEC_DATA)")
+        docs = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").open(encoding="utf-8")]
+        claims = [json.loads(line)["text"] for line in (SCIFACT / "queries.jsonl").open(encoding="utf-8")]
+        encoder = HashingEncoder(dim=args.dim)
+        base = encoder.encode([(d.get("title", "") + " " + d.get("text", "")).strip() for d in docs])
+        queries = encoder.encode(claims, role="query")
+        source = f"built-in hashing encoder (dim {args.dim}); the ONNX MiniLM vectors were not given"
+    rng = np.random.default_rng(1)
+    rows = np.arange(args.n) % len(base)
+    X = unit(base[rows] + args.noise * rng.standard_normal((args.n, base.shape[1]), dtype=np.float32))
+    Q = unit(queries[np.arange(args.queries) % len(queries)])
+    desc = f"SciFact corpus x{args.n / len(base):.1f} with noise {args.noise} ({source}); queries: SciFact claims"
+    return X, Q, desc
+
+
+def ground_truth(X: np.ndarray, Q: np.ndarray, k: int) -> np.ndarray:
+    """``(len(Q), k)`` row indices of the exact top-k by cosine (rows of X and Q are unit vectors)."""
+    out = []
+    for start in range(0, len(Q), 256):
+        s = Q[start : start + 256] @ X.T
+        top = np.argpartition(-s, k, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(s, top, axis=1), axis=1)
+        out.append(np.take_along_axis(top, order, axis=1))
+    return np.concatenate(out)
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def qdrant_parts(path: Path) -> dict[str, int]:
+    """Bytes of a shard's float vectors, quantized vectors and HNSW graphs (all segments)."""
+    parts = {"float_vectors": 0, "quantized": 0, "hnsw_graph": 0}
+    for seg in (path / "segments").glob("*"):
+        parts["float_vectors"] += dir_bytes(seg / "vector_storage" / "vectors")
+        parts["quantized"] += dir_bytes(seg / "vector_storage" / "quantized_data")
+        parts["hnsw_graph"] += dir_bytes(seg / "vector_index")
+    return parts
+
+
+def measure(index: Any, Q: np.ndarray, truth: np.ndarray, k: int, latency_queries: int) -> dict[str, float]:
+    lat = []
+    for q in Q[:latency_queries]:
+        t = time.perf_counter()
+        index.search(q[None, :], k=k)
+        lat.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    hits = index.search(Q, k=k)
+    batch_s = time.perf_counter() - t
+    recall = np.mean([len({h.id for h in row} & set(tr.tolist())) / k for row, tr in zip(hits, truth)])
+    return {
+        "recall_at_k": round(float(recall), 4),
+        "p50_ms": round(float(np.percentile(lat, 50)) * 1e3, 3),
+        "p95_ms": round(float(np.percentile(lat, 95)) * 1e3, 3),
+        "batch_qps": round(len(Q) / batch_s, 1),
+    }
+
+
+def build(index: Any, X: np.ndarray, finish: Callable[[], Any]) -> dict[str, float]:
+    t = time.perf_counter()
+    for start in range(0, len(X), 20_000):
+        index.upsert(list(range(start, min(len(X), start + 20_000))), X[start : start + 20_000])
+    upsert_s = time.perf_counter() - t
+    finish()
+    return {"upsert_s": round(upsert_s, 2), "build_s": round(time.perf_counter() - t, 2)}
+
+
+def run_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
+    from embedspec.builtin.binary import BinaryQuantizer
+    from embedspec.builtin.exact import ExactIndex
+    from embedspec_qdrant.client import QdrantIndex
+    from embedspec_qdrant.edge import QdrantEdgeIndex
+
+    k, work = args.k, args.workdir / name
+    shutil.rmtree(work, ignore_errors=True)
+    truth = ground_truth(X, Q, k)
+    rows: list[dict[str, Any]] = []
+    float_bytes = X.nbytes
+
+    def record(label: str, n: int, stats: dict[str, Any], path: Path | None, resident: int, **extra: Any) -> None:
+        row = {"dataset": name, "index": label, "n": n, **stats, "disk_bytes": dir_bytes(path) if path else 0}
+        row.update(resident_vector_bytes=resident, **extra)
+        rows.append(row)
+        print(f"  {label:<34} " + ", ".join(f"{k2}={v}" for k2, v in row.items() if k2 not in ("dataset", "index")))
+
+    exact = ExactIndex(path=str(work / "exact"), metric="cosine")
+    stats = build(exact, X, exact.flush)
+    stats |= measure(exact, Q, truth, k, args.latency_queries)
+    exact.close()
+    record("exact", len(X), stats, work / "exact", float_bytes)
+
+    edge = QdrantEdgeIndex(str(work / "edge-hnsw"))
+    stats = build(edge, X, edge.optimize)
+    stats |= measure(edge, Q, truth, k, args.latency_queries)
+    parts = qdrant_parts(work / "edge-hnsw")
+    record("qdrant-edge HNSW (m=16, ef default)", len(X), stats, work / "edge-hnsw",
+           parts["float_vectors"] + parts["hnsw_graph"], parts=parts)
+    for ef in [int(e) for e in args.ef_sweep.split(",") if e]:
+        edge.search_ef = ef
+        record(f"qdrant-edge HNSW search_ef={ef}", len(X), measure(edge, Q, truth, k, args.latency_queries),
+               None, parts["float_vectors"] + parts["hnsw_graph"])
+    edge.close()
+
+    bq = QdrantEdgeIndex(str(work / "edge-bq"), on_disk=True)
+    quantizer = BinaryQuantizer(rescore=True, oversampling=4.0)
+    bq.use_quantizer(quantizer)
+    stats = build(bq, X, bq.optimize)
+    stats |= measure(bq, Q, truth, k, args.latency_queries)
+    parts = qdrant_parts(work / "edge-bq")
+    record("qdrant-edge HNSW + binary (rescore, x4)", len(X), stats, work / "edge-bq",
+           parts["quantized"] + parts["hnsw_graph"], parts=parts, originals="on disk (memory-mapped)")
+    for ef in [int(e) for e in args.ef_sweep.split(",") if e][-1:]:
+        bq.search_ef = ef
+        record(f"qdrant-edge HNSW + binary search_ef={ef}", len(X), measure(bq, Q, truth, k, args.latency_queries),
+               None, parts["quantized"] + parts["hnsw_graph"])
+    bq.close()
+
+    n_c = min(args.client_n, len(X))
+    Xc, Qc = X[:n_c], Q[: args.client_queries]
+    client = QdrantIndex(location=":memory:", batch_size=1024)
+    stats = build(client, Xc, lambda: None)
+    stats |= measure(client, Qc, ground_truth(Xc, Qc, k), k, min(args.latency_queries, 50))
+    client.close()
+    record("qdrant-client local mode (:memory:)", n_c, stats, None, Xc.nbytes,
+           note=f"brute force in Python; run at n={n_c}, {len(Qc)} queries")
+    return rows
+
+
+def machine() -> dict[str, Any]:
+    import importlib.metadata as md
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+        "qdrant-edge-py": md.version("qdrant-edge-py"), "qdrant-client": md.version("qdrant-client"),
+        "numpy": np.__version__,
+    }
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = f"{'dataset':<8} {'index':<40} {'n':>7} {'build s':>8} {'recall':>7} {'p50 ms':>8} {'p95 ms':>8} " \
+           f"{'p50/exact':>9} {'QPS':>8} {'disk MB':>8} {'RAM vec MB':>10} {'RAM/exact':>9}"
+    print(head)
+    for r in rows:
+        ref = next(x for x in rows if x["dataset"] == r["dataset"] and x["index"] == "exact")
+        print(f"{r['dataset']:<8} {r['index']:<40} {r['n']:>7} {r.get('build_s', float('nan')):>8} "
+              f"{r['recall_at_k']:>7.3f} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['p50_ms'] / ref['p50_ms']:>9.3f} "
+              f"{r['batch_qps']:>8.0f} {r['disk_bytes'] / 2**20:>8.1f} {r['resident_vector_bytes'] / 2**20:>10.1f} "
+              f"{r['resident_vector_bytes'] / ref['resident_vector_bytes']:>9.3f}")
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.time()
+    results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(), "datasets": {}}
+    rows: list[dict[str, Any]] = []
+    makers = {"random": random_dataset, "scifact": scifact_dataset}
+    for name in [d for d in args.datasets.split(",") if d]:
+        X, Q, desc = makers[name](args)
+        print(f"== {name}: {desc}; n={len(X)}, dim={X.shape[1]}, queries={len(Q)}")
+        results["datasets"][name] = desc
+        rows += run_dataset(name, X, Q, args)
+    results["rows"] = rows
+    results["wall_s"] = round(time.time() - started, 1)
+    print()
+    print_table(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out} (wall {results['wall_s']} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""CLI commands added to ``embedspec``: ``export`` and ``models``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("export")
+@click.argument("src")
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--family", default=None, help="model family (see `embedspec models`); guessed from the name")
+@click.option("--name", default=None, help="model name recorded in embedspec.json (default: SRC)")
+@click.option("--quantize", type=click.Choice(["int8"]), default=None, help="also write model_int8.onnx")
+@click.option("--optimize", type=click.Choice(["O1", "O2"]), default=None, help="ONNX Runtime graph optimization")
+@click.option("--fp16", is_flag=True, help="also write model_fp16.onnx (for GPUs)")
+@click.option("--max-length", type=int, default=None, help="tokens per input (default: the model's)")
+@click.option("--tolerance", type=float, default=1e-4, show_default=True,
+              help="max abs difference allowed between ONNX and the source model")
+@click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
+def export_command(src: str, out: str, family: str | None, name: str | None, quantize: str | None,
+                   optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
+                   overwrite: bool) -> None:
+    """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
+    from embedspec.errors import EmbedspecError
+
+    from .export import export_model
+
+    try:
+        card = export_model(src, out, family=family, name=name, quantize=quantize, optimize=optimize,
+                            fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite)
+    except (EmbedspecError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    info = card.export
+    click.echo(f"exported {card.name} ({card.family}, {card.dim}-d, {card.pooling} pooling) to {out}")
+    click.echo(f"verified against the source model: max abs difference {info.verified_max_abs_diff:.2e}")
+    if info.int8_mean_cosine is not None:
+        click.echo(f"int8: mean cosine to fp32 {info.int8_mean_cosine:.4f} (min {info.int8_min_cosine:.4f})")
+
+
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="print the catalogue as JSON")
+def models_command(as_json: bool) -> None:
+    """List the model catalogue of embedspec-onnx (families, dims, prompts)."""
+    from .catalogue import CATALOGUE, FAMILIES
+
+    if as_json:
+        click.echo(json.dumps({
+            "families": {k: f.model_dump() for k, f in FAMILIES.items()},
+            "models": [dict(e.model_dump(), **{"card": e.card().model_dump(exclude={"files", "export"})})
+                       for e in CATALOGUE.values()],
+        }, indent=2, ensure_ascii=False))
+        return
+    rows = [(e.name, e.family, str(e.dim), FAMILIES[e.family].pooling, str(e.max_length),
+             ",".join(map(str, e.matryoshka_dims)) or "-") for e in CATALOGUE.values()]
+    head = ("model", "family", "dim", "pooling", "max_len", "matryoshka")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    for row in [head, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    click.echo("\nfamilies: " + "; ".join(f"{f.name}: {f.description}" for f in FAMILIES.values()))

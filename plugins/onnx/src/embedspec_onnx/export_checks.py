@@ -1,0 +1,70 @@
+"""What an export is checked against: the source model's transformers forward pass, same pooling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from embedspec.base import l2_normalize
+
+from .card import ModelCard
+from .pooling import pool
+from .runtime import require
+
+#: Varied sample texts: short, long (past most max lengths), unicode, emoji, empty, whitespace.
+SAMPLE_TEXTS: list[str] = [
+    "hello world",
+    "A man is eating food.",
+    "The quick brown fox jumps over the lazy dog.",
+    "Vitamin D deficiency is associated with an increased risk of respiratory infections.",
+    "Les modèles d'embedding projettent le texte dans un espace vectoriel.",
+    "Der schnelle braune Fuchs springt über den faulen Hund.",
+    "机器学习模型将文本映射为向量。",
+    "埋め込みモデルはテキストをベクトルに変換します。",
+    "Emoji test 🚀🔥✨ with symbols ∑∫√ and accents éàü.",
+    "",
+    "   ",
+    "a",
+    "\n\ttabs and newlines\n",
+    " ".join(["Long input that goes well past the maximum sequence length of most encoders."] * 60),
+    "Short query?",
+    "ACE2 expression in lung tissue; SARS-CoV-2 entry (2020) -- results: p < 0.05.",
+]
+
+
+def reference_vectors(src: str, card: ModelCard, texts: list[str], *, role: str = "document",
+                      batch_size: int = 8, trust_remote_code: bool = False) -> np.ndarray:
+    """``(n, dim) float32``: transformers' ``AutoModel`` forward + the card's pooling/normalization.
+
+    Decoders get ``position_ids = cumsum(mask) - 1`` (the ONNX encoder feeds the same).
+    """
+    transformers = require("transformers")
+    torch = require("torch")
+    tok = transformers.AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+    tok.padding_side = card.padding_side
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model = transformers.AutoModel.from_pretrained(src, trust_remote_code=trust_remote_code).eval()
+    prompt = card.prompt(role)
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            chunk = [prompt + t for t in texts[start : start + batch_size]]
+            enc = tok(chunk, padding=True, truncation=True, max_length=card.max_length, return_tensors="pt")
+            kwargs: dict[str, Any] = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+            if card.architecture == "decoder":
+                kwargs["position_ids"] = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            elif "token_type_ids" in enc:
+                kwargs["token_type_ids"] = enc["token_type_ids"]
+            hidden = model(**kwargs).last_hidden_state.float().numpy()
+            parts.append(pool(hidden, enc["attention_mask"].numpy(), card.pooling))
+    vectors = np.concatenate(parts)[:, : card.dim]
+    return l2_normalize(vectors) if card.normalize else vectors.astype(np.float32)
+
+
+def compare_int8(fp32: np.ndarray, int8: np.ndarray) -> tuple[float, float]:
+    """(mean, min) cosine between rows of two ``(n, d)`` arrays."""
+    a = l2_normalize(np.asarray(fp32, dtype=np.float32))
+    b = l2_normalize(np.asarray(int8, dtype=np.float32))
+    cos = (a * b).sum(axis=1)
+    return float(cos.mean()), float(cos.min())

@@ -1,0 +1,364 @@
+"""``exact``: brute-force numpy index (metrics cosine / dot / euclidean), persisted to a directory.
+
+Search scores every stored vector (matrix product, ``argpartition``), block by block so memory
+stays bounded whatever the index size; payload filters use the reference semantics of
+``embedspec.filters``. Cosine vectors are stored L2-normalized.
+
+With ``path`` set, the index lives in that directory as a snapshot (see ``snapshot.py``):
+``vectors-<gen>.npy`` (float32), ``records-<gen>.json`` (ids, with their int/str types, and
+payloads), ``codes-<gen>.npy`` and ``quantizer-<gen>/`` when quantized, and ``manifest.json``
+naming them. Changes are kept in memory and written by ``flush()`` and ``close()`` (and on leaving
+a ``with`` block); each write is atomic, so a crash loses at most the changes since the last
+flush and never leaves a half-written index. ``ExactIndex(path=...)`` opens the directory when it
+holds an index and creates it otherwise; ``ExactIndex.open(path)`` requires it to exist.
+
+Quantized storage: after ``use_quantizer(q)`` the index stores ``q.transform(vectors)`` and scores
+with ``q.similarity``; when ``q.rescore`` is set it also keeps the float vectors and re-ranks the
+``q.candidates(k)`` best with exact scores.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..base import BaseIndex, Quantizer, l2_normalize
+from ..errors import DimensionMismatchError, EmbedspecError, NotFittedError
+from ..filters import Filter
+from ..protocols import Hit, PointId
+from ..registry import ComponentConfig, describe
+from .similarity import QUERY_BLOCK, blockwise_top_k, check_metric, pairwise_scores
+from .snapshot import (
+    MANIFEST,
+    foreign_entries,
+    load_array,
+    read_manifest,
+    snapshot_file,
+    write_snapshot,
+)
+
+FORMAT = "embedspec-exact"
+FORMAT_VERSION = 1
+
+
+class ExactIndexConfig(ComponentConfig):
+    """Spec block of the ``exact`` index."""
+
+    path: str | None = Field(None, description="directory holding the index; null keeps it in memory")
+    metric: Literal["cosine", "dot", "euclidean"] = "cosine"
+    dim: int | None = Field(None, ge=1, description="vector dimension; learned from the first vectors when null")
+
+
+class ExactIndex(BaseIndex):
+    """Exact k-nearest-neighbour search over float vectors (or quantizer codes) in numpy."""
+
+    def __init__(self, path: str | None = None, metric: str = "cosine", dim: int | None = None) -> None:
+        check_metric(metric)
+        self.path = path
+        self.metric = metric  # type: ignore[assignment]
+        self.dim = dim
+        self._quantizer: Quantizer | None = None
+        self._clear()
+
+    @classmethod
+    def open(cls, path: str | Path) -> ExactIndex:
+        """Open the existing index at ``path`` (its metric and dim come from the directory)."""
+        root = Path(path)
+        manifest = read_manifest(root) if root.is_dir() else None
+        if manifest is None:
+            why = "does not exist" if not root.exists() else f"holds no exact index ({MANIFEST} is missing)"
+            raise EmbedspecError(
+                f"cannot open exact index: directory {root} {why}; "
+                "create a new one with ExactIndex(path=...) (or an `index: {type: exact, path: ...}` spec block)"
+            )
+        index = cls(path=str(root), metric=manifest["metric"], dim=manifest["dim"])
+        index.warm_up()
+        return index
+
+    # ---- in-memory state ---------------------------------------------------------------------
+    def _clear(self) -> None:
+        self._ids: list[PointId] = []
+        self._rows: dict[PointId, int] = {}
+        self._payloads: list[Any] = []
+        self._vectors: np.ndarray | None = None  # (capacity, dim) float32, first count() rows used
+        self._codes: np.ndarray | None = None  # (capacity, ...) quantizer codes
+        self._generation = 0
+        self._dirty = False
+
+    @property
+    def _keeps_floats(self) -> bool:
+        return self._quantizer is None or bool(self._quantizer.rescore)
+
+    def _warm_up(self) -> None:
+        if self.path is None:
+            return
+        root = Path(self.path)
+        if root.exists() and not root.is_dir():
+            raise EmbedspecError(f"exact index path {root} is a file, not a directory")
+        manifest = read_manifest(root)
+        if manifest is None:
+            foreign = foreign_entries(root)
+            if foreign:
+                raise EmbedspecError(
+                    f"directory {root} is not an exact index ({MANIFEST} is missing) and is not empty "
+                    f"({', '.join(foreign[:5])}); choose an empty or new directory"
+                )
+            return
+        self._load(root, manifest)
+
+    def _load(self, root: Path, manifest: Mapping[str, Any]) -> None:
+        if manifest.get("format") != FORMAT:
+            raise EmbedspecError(f"{root / MANIFEST} is not an exact index manifest")
+        if manifest["metric"] != self.metric:
+            raise EmbedspecError(
+                f"the exact index at {root} was built with metric {manifest['metric']!r}, "
+                f"but metric {self.metric!r} was requested"
+            )
+        if self.dim is not None and manifest["dim"] is not None and manifest["dim"] != self.dim:
+            raise DimensionMismatchError(
+                f"the exact index at {root} holds vectors of dimension {manifest['dim']}, expected {self.dim}"
+            )
+        self.dim = manifest["dim"]
+        records = json.loads(snapshot_file(root, manifest, "records").read_text(encoding="utf-8"))  # type: ignore[union-attr]
+        self._ids = list(records["ids"])
+        self._payloads = list(records["payloads"])
+        self._rows = {pid: i for i, pid in enumerate(self._ids)}
+        vectors, codes = snapshot_file(root, manifest, "vectors"), snapshot_file(root, manifest, "codes")
+        self._vectors = load_array(vectors) if vectors else None
+        self._codes = load_array(codes) if codes else None
+        if "quantizer" in manifest:
+            self._restore_quantizer(snapshot_file(root, manifest, "quantizer"), manifest["quantizer"])  # type: ignore[arg-type]
+        for name, arr in (("vectors", self._vectors), ("codes", self._codes)):
+            if arr is not None and arr.shape[0] != len(self._ids):
+                raise EmbedspecError(
+                    f"exact index at {root} is inconsistent: {arr.shape[0]} {name} for {len(self._ids)} ids"
+                )
+        self._generation = int(manifest["generation"])
+
+    def _restore_quantizer(self, state_dir: Path, block: Mapping[str, Any]) -> None:
+        if self._quantizer is None:
+            from ..plugins import get_registry
+
+            params = {k: v for k, v in block.items() if k != "type"}
+            self._quantizer = get_registry().get("compressor", block["type"]).create(params)
+        self._quantizer.load(state_dir)  # type: ignore[union-attr]
+
+    # ---- writes ------------------------------------------------------------------------------
+    def bind_dim(self, dim: int) -> None:
+        self.warm_up()
+        super().bind_dim(dim)
+
+    def use_quantizer(self, quantizer: Quantizer) -> bool:
+        """Store ``quantizer`` codes from now on (numpy quantization: returns False).
+
+        An index that already holds codes adopts its stored quantizer state into ``quantizer``
+        (so new codes match old ones); one that holds float vectors encodes them now, which needs
+        ``quantizer`` fitted.
+        """
+        self.warm_up()
+        stored = self._quantizer
+        if stored is not None and stored is not quantizer:
+            if type(stored) is not type(quantizer):
+                raise EmbedspecError(
+                    f"the exact index at {self.path} stores {type(stored).__name__} codes; "
+                    f"it cannot switch to {type(quantizer).__name__}"
+                )
+            quantizer.set_state(*stored.get_state())
+        self._quantizer = quantizer
+        n = self.count()
+        if self._codes is None and n:
+            self._require_fitted(quantizer)
+            self._codes = quantizer.transform(self._vectors[:n])  # type: ignore[index]
+            self._dirty = True
+        if quantizer.rescore and n and self._vectors is None:
+            raise EmbedspecError(
+                f"{type(quantizer).__name__}(rescore=True) needs float vectors, but the exact index at "
+                f"{self.path} stored codes only; rebuild it or set rescore: false"
+            )
+        if not self._keeps_floats and self._vectors is not None:
+            self._vectors, self._dirty = None, True
+        return False
+
+    @staticmethod
+    def _require_fitted(quantizer: Quantizer) -> None:
+        if not quantizer.is_fitted:
+            raise NotFittedError(
+                f"{type(quantizer).__name__} must be fitted (or loaded) before vectors are added to the exact index"
+            )
+
+    def upsert(
+        self,
+        ids: Sequence[PointId],
+        vectors: Any,
+        payloads: Sequence[Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        """Add or replace points. Payloads are JSON objects (or None); vectors ``(n, dim)``."""
+        self.warm_up()
+        for i, payload in enumerate(payloads or []):
+            if payload is None:
+                continue
+            if not isinstance(payload, Mapping):
+                raise TypeError(f"payload at position {i} is {type(payload).__name__}; payloads are mappings or None")
+            try:
+                json.dumps(payload, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"payload at position {i} is not JSON-serializable: {exc}") from None
+        super().upsert(ids, vectors, payloads)
+
+    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        if self.metric == "cosine":
+            vectors = l2_normalize(vectors)
+        codes = None
+        if self._quantizer is not None:  # encode first: a failure must write nothing
+            self._require_fitted(self._quantizer)
+            codes = self._quantizer.transform(vectors)
+        rows = np.empty(len(ids), dtype=np.int64)
+        n = len(self._ids)
+        for i, pid in enumerate(ids):
+            row = self._rows.get(pid)
+            if row is None:
+                row = n
+                n += 1
+                self._rows[pid] = row
+                self._ids.append(pid)
+                self._payloads.append(None)
+            rows[i] = row
+            self._payloads[row] = copy.deepcopy(payloads[i])
+        if self._keeps_floats:
+            self._vectors = _store(self._vectors, rows, vectors, n)
+        if codes is not None:
+            self._codes = _store(self._codes, rows, codes, n)
+        self._dirty = True
+
+    def delete(self, ids: Sequence[PointId]) -> None:
+        """Remove points; unknown ids are ignored."""
+        self.warm_up()
+        for pid in ids:
+            row = self._rows.pop(pid, None)
+            if row is None:
+                continue
+            last = len(self._ids) - 1
+            if row != last:  # move the last point into the hole
+                moved = self._ids[last]
+                self._ids[row], self._payloads[row] = moved, self._payloads[last]
+                self._rows[moved] = row
+                for arr in (self._vectors, self._codes):
+                    if arr is not None:
+                        arr[row] = arr[last]
+            self._ids.pop()
+            self._payloads.pop()
+            self._dirty = True
+
+    def count(self) -> int:
+        self.warm_up()
+        return len(self._ids)
+
+    # ---- search ------------------------------------------------------------------------------
+    def search(self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None) -> list[list[Hit]]:
+        self.warm_up()
+        return super().search(queries, k, filter)
+
+    def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
+        n = len(self._ids)
+        if self.metric == "cosine":
+            queries = l2_normalize(queries)
+        rows: np.ndarray | None = None
+        if filter is not None:
+            rows = np.flatnonzero(np.fromiter((filter.matches(p) for p in self._payloads), bool, count=n))
+            n = rows.size
+        if n == 0:
+            return [[] for _ in range(queries.shape[0])]
+        q = self._quantizer
+        stored = self._codes if q is not None else self._vectors
+        if stored is None:  # cannot happen through the public methods
+            raise EmbedspecError("exact index holds points but neither vectors nor codes")
+
+        def score_block(qb: np.ndarray, start: int, stop: int) -> np.ndarray:
+            block = stored[start:stop] if rows is None else stored[rows[start:stop]]
+            return q.similarity(qb, block, self.metric) if q is not None else pairwise_scores(qb, block, self.metric)
+
+        wanted = q.candidates(k) if q is not None and q.rescore else k
+        idx, scores = blockwise_top_k(score_block, queries, n, wanted)
+        if rows is not None:
+            idx = rows[idx]
+        if q is not None and q.rescore:
+            idx, scores = self._rescore(queries, idx, k)
+        return [
+            [Hit(self._ids[r], float(s), copy.deepcopy(self._payloads[r])) for r, s in zip(ri, si)]
+            for ri, si in zip(idx.tolist(), scores.tolist())
+        ]
+
+    def _rescore(self, queries: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact float scores of candidate rows ``(m, c)``; the best ``k`` per query, best first."""
+        idx_parts, score_parts = [], []
+        for q0 in range(0, len(queries), QUERY_BLOCK):  # bounds the (queries, c, dim) gather
+            qb, cb = queries[q0 : q0 + QUERY_BLOCK], cand[q0 : q0 + QUERY_BLOCK]
+            vecs = self._vectors[cb]  # type: ignore[index]
+            exact = np.einsum("md,mcd->mc", qb, vecs)
+            if self.metric == "euclidean":
+                sq = np.einsum("md,md->m", qb, qb)[:, None] - 2 * exact + np.einsum("mcd,mcd->mc", vecs, vecs)
+                exact = -np.sqrt(np.maximum(sq, 0.0))
+            order = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+            idx_parts.append(np.take_along_axis(cb, order, axis=1))
+            score_parts.append(np.take_along_axis(exact, order, axis=1).astype(np.float32))
+        return np.concatenate(idx_parts), np.concatenate(score_parts)
+
+    # ---- persistence -------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write the in-memory state to ``path`` atomically (no-op in memory or when unchanged)."""
+        if self.path is None or not self._warm:
+            return
+        if not self._dirty and read_manifest(self.path) is not None:
+            return
+        n = len(self._ids)
+        arrays = {}
+        if self._vectors is not None:
+            arrays["vectors"] = self._vectors[:n]
+        if self._codes is not None:
+            arrays["codes"] = self._codes[:n]
+        meta: dict[str, Any] = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "metric": self.metric,
+            "dim": self.dim,
+            "count": n,
+        }
+        subdirs = {}
+        if self._quantizer is not None and self._quantizer.is_fitted:
+            meta["quantizer"] = describe(self._quantizer)
+            subdirs["quantizer"] = self._quantizer.save
+        write_snapshot(
+            self.path,
+            self._generation + 1,
+            arrays=arrays,
+            documents={"records": {"ids": self._ids, "payloads": self._payloads}},
+            subdirs=subdirs,
+            meta=meta,
+        )
+        self._generation += 1
+        self._dirty = False
+
+    def close(self) -> None:
+        """Flush; an index with a ``path`` also frees its memory (a later call reloads it)."""
+        self.flush()
+        if self.path is not None and self._warm:
+            self._clear()
+            self._warm = False
+
+
+def _store(buffer: np.ndarray | None, rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Write ``values`` at ``rows`` of a growable row buffer holding ``n`` rows afterwards."""
+    if buffer is None or buffer.shape[0] < n:
+        capacity = max(n, 2 * (0 if buffer is None else buffer.shape[0]), 16)
+        grown = np.empty((capacity, *values.shape[1:]), dtype=values.dtype)
+        if buffer is not None:
+            grown[: buffer.shape[0]] = buffer
+        buffer = grown
+    buffer[rows] = values
+    return buffer

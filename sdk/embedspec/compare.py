@@ -1,0 +1,145 @@
+"""Several pipelines on one BEIR split: a markdown table and a PNG (quality vs size, vs latency).
+
+Pipelines that share an encoder block encode the corpus and the queries once (``EmbeddingCache``);
+each then runs its own compressors and index. Plots need matplotlib (``pip install embedspec[eval]``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .beir import BeirDataset
+from .errors import EmbedspecError, SpecError
+from .evaluation import EmbeddingCache, RetrievalResult, evaluate_retrieval
+from .storage import atomic_write_bytes, write_json
+
+
+def compare_specs(
+    specs: Sequence[tuple[str, Any]],
+    dataset: BeirDataset,
+    *,
+    cache: EmbeddingCache | None = None,
+    on_result: Any = None,
+    **kwargs: Any,
+) -> list[RetrievalResult]:
+    """Evaluate each ``(label, spec)``; every spec is built (validated) before anything is encoded."""
+    from .pipeline import build
+
+    cache = cache if cache is not None else EmbeddingCache()
+    labels = [label for label, _ in specs]
+    if len(set(labels)) != len(labels):
+        raise EmbedspecError(f"compare needs distinct labels, got {labels}")
+    pipelines = []
+    try:
+        for label, spec in specs:
+            try:
+                pipelines.append(build(spec))
+            except SpecError as exc:
+                raise SpecError(f"spec {label!r}: {exc}", exc.issues) from None
+            except EmbedspecError as exc:
+                raise EmbedspecError(f"spec {label!r}: {exc}") from exc
+        results = []
+        for (label, _), pipe in zip(specs, pipelines):
+            result = evaluate_retrieval(pipe, dataset, label=label, cache=cache, **kwargs)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return results
+    finally:
+        for pipe in pipelines:
+            pipe.close()
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """For ``(cost, quality)`` points: True where no other point is at most as costly and at least
+    as good, and strictly better in one of the two."""
+    flags = []
+    for i, (c, q) in enumerate(points):
+        dominated = any(
+            (c2 <= c and q2 >= q) and (c2 < c or q2 > q) for j, (c2, q2) in enumerate(points) if j != i
+        )
+        flags.append(not dominated)
+    return flags
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def markdown_table(results: Sequence[RetrievalResult], metric: str = "ndcg@10") -> str:
+    """One row per pipeline; ratios are against the first row (the baseline)."""
+    if not results:
+        return ""
+    base = results[0]
+    front = pareto_front([(r.bytes_per_vector, r.metrics[metric]) for r in results])
+    names = list(base.metrics)
+    head = ["pipeline", *names, f"{metric} vs base", "bytes/vec", "compression", "disk B/vec",
+            "docs/s", "queries/s", "p50 ms", "Pareto"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r, on_front in zip(results, front):
+        quality = r.metrics[metric] / base.metrics[metric] if base.metrics[metric] else None
+        cells = [
+            r.label, *(_fmt(r.metrics[m]) for m in names), _fmt(quality, 3), str(r.bytes_per_vector),
+            f"{base.bytes_per_vector / r.bytes_per_vector:.1f}x", _fmt(r.disk_bytes_per_vector, 1),
+            _fmt(r.encode_docs_per_s, 1), _fmt(r.queries_per_s, 1), _fmt(r.latency_p50_ms, 3),
+            "yes" if on_front else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_comparison(results: Sequence[RetrievalResult], path: str | Path, metric: str = "ndcg@10",
+                    title: str = "") -> Path:
+    """PNG with two panels: ``metric`` vs bytes per vector (Pareto front drawn) and vs p50 latency."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise EmbedspecError("plots need matplotlib: pip install 'embedspec[eval]'") from None
+    fig = Figure(figsize=(12, 5), dpi=120)
+    FigureCanvasAgg(fig)
+    panels = (("bytes_per_vector", "bytes per vector (log scale)"),
+              ("latency_p50_ms", "query latency p50, ms (log scale)"))
+    for ax, (attr, xlabel) in zip(fig.subplots(1, 2), panels):
+        pts = [(float(getattr(r, attr)), r.metrics[metric]) for r in results]
+        front = pareto_front(pts)
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], c=["tab:red" if f else "tab:blue" for f in front],
+                   zorder=3)
+        seen: dict[tuple[float, float], int] = {}
+        for r, (x, y) in zip(results, pts):  # stack the labels of points that (nearly) coincide
+            spot = (round(math.log2(max(x, 1e-9)), 1), round(y, 2))
+            seen[spot] = seen.get(spot, -1) + 1
+            ax.annotate(r.label, (x, y), textcoords="offset points", xytext=(4, 4 + 9 * seen[spot]), fontsize=8)
+        frontier = sorted(p for p, f in zip(pts, front) if f)
+        if frontier:
+            ax.step([p[0] for p in frontier], [p[1] for p in frontier], where="post", color="tab:red",
+                    alpha=0.6, label="Pareto front")
+            ax.legend(loc="lower right")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    return path
+
+
+def write_comparison(results: Sequence[RetrievalResult], out_dir: str | Path, *, name: str = "compare",
+                     metric: str = "ndcg@10", title: str = "", extra: Mapping[str, Any] | None = None,
+                     plot: bool = True) -> dict[str, Path]:
+    """Write ``<name>.md``, ``<name>.json`` and (with matplotlib) ``<name>.png`` into ``out_dir``."""
+    out = Path(out_dir)
+    paths = {"markdown": out / f"{name}.md", "json": out / f"{name}.json"}
+    heading = f"# {title}\n\n" if title else ""
+    atomic_write_bytes(paths["markdown"], (heading + markdown_table(results, metric)).encode())
+    write_json(paths["json"], {**(extra or {}), "results": [r.to_dict() for r in results]})
+    if plot:
+        paths["png"] = plot_comparison(results, out / f"{name}.png", metric, title)
+    return paths
