@@ -114,7 +114,10 @@ def f1_scores(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -
     )
 
 
-def run_naive(train: dict[str, tuple[list[str], list[str]]], test: dict[str, list[str]]) -> dict[str, list[str]]:
+Split = dict[str, tuple[list[str], list[str]]]  # {lang: (texts, labels)}
+
+
+def run_naive(train: Split, test: dict[str, list[str]]) -> dict[str, list[str]]:
     """One independent tf-idf + logistic regression classifier per language (same tokens and C as Fun)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -130,7 +133,7 @@ def run_naive(train: dict[str, tuple[list[str], list[str]]], test: dict[str, lis
     return out
 
 
-def run_gfun(block: dict[str, Any], train: dict[str, tuple[list[str], list[str]]], test: dict[str, list[str]]) -> dict[str, list[str]]:
+def run_gfun(block: dict[str, Any], train: Split, test: dict[str, list[str]]) -> dict[str, list[str]]:
     enc = get_registry().get("encoder", "gfun").create(block)
     records = [{"text": t, "lang": lang} for lang, (texts, _) in train.items() for t in texts]
     labels = [y for _, ys in train.values() for y in ys]
@@ -143,7 +146,9 @@ def run_gfun(block: dict[str, Any], train: dict[str, tuple[list[str], list[str]]
     return out
 
 
-def evaluate(name: str, train: dict[str, Any], test: dict[str, list[str]], gold: dict[str, list[str]], labels: list[str]) -> dict[str, Any]:
+def evaluate(
+    name: str, train: Split, test: dict[str, list[str]], gold: dict[str, list[str]], labels: list[str]
+) -> dict[str, Any]:
     t0 = time.perf_counter()
     block = SYSTEMS[name]
     pred = run_naive(train, test) if block is None else run_gfun(block, train, test)
@@ -166,15 +171,36 @@ def subsample(texts: list[str], labels: list[str], n: int, seed: int) -> tuple[l
 def print_table(results: dict[str, Any], low: str) -> None:
     base_a = results["multilingual"]["naive (per-language tf-idf + LR)"]["mean_macro_f1"]
     base_b = results["low_resource"]["naive (per-language tf-idf + LR)"]["per_language"][low]["macro_f1"]
-    print(f"\n{'system':32} | (a) macro-F1  micro-F1  x naive | (b) mean macro-F1 | (b) {low} macro-F1  micro-F1  x naive | fit+predict s")
+    print(f"\n{'system':32} | (a) macro-F1  micro-F1  x naive | (b) mean macro-F1 |"
+          f" (b) {low} macro-F1  micro-F1  x naive | fit+predict s")
     for name in SYSTEMS:
         a, b = results["multilingual"][name], results["low_resource"][name]
         bl = b["per_language"][low]
         print(
             f"{name:32} | {a['mean_macro_f1']:12.4f} {a['mean_micro_f1']:9.4f} {a['mean_macro_f1'] / base_a:7.3f} |"
-            f" {b['mean_macro_f1']:17.4f} | {bl['macro_f1']:21.4f} {bl['micro_f1']:9.4f} {bl['macro_f1'] / base_b:7.3f} |"
+            f" {b['mean_macro_f1']:17.4f} | {bl['macro_f1']:21.4f} {bl['micro_f1']:9.4f}"
+            f" {bl['macro_f1'] / base_b:7.3f} |"
             f" {a['seconds']:6.1f} / {b['seconds']:6.1f}"
         )
+
+
+def verdicts(results: dict[str, Any], low: str) -> list[str]:
+    """Plain statements: does each combination beat the best single view, per setting?"""
+    lines = []
+    for setting, lang in (("multilingual", None), ("low_resource", None), ("low_resource", low)):
+        def score(name: str, setting: str = setting, lang: str | None = lang) -> float:
+            r = results[setting][name]
+            return r["per_language"][lang]["macro_f1"] if lang else r["mean_macro_f1"]
+
+        best = max(SINGLE_VIEWS, key=score)
+        where = f"{setting}, {lang} only" if lang else f"{setting}, mean of 13 languages"
+        for combo in ("gFun all views (avg)", "gFun all views (concat)", "gFun posteriors+USE"):
+            gain = score(combo) - score(best)
+            lines.append(
+                f"[{where}] {combo}: {score(combo):.4f} macro-F1 {'BEATS' if gain > 0 else 'does NOT beat'} "
+                f"the best single view ({best}, {score(best):.4f}) by {gain:+.4f}"
+            )
+    return lines
 
 
 def plot(results: dict[str, Any], low: str, path: Path) -> None:
@@ -195,14 +221,15 @@ def plot(results: dict[str, Any], low: str, path: Path) -> None:
     axes[0].set_ylim(0.3, 1.0)
     axes[0].set_ylabel("macro-F1 (test)")
     axes[0].set_title("(a) multilingual: all 13 languages fully trained")
-    axes[0].legend(fontsize=8, ncol=2, loc="lower left")
     for i, name in enumerate(names):
         r = results["low_resource"][name]
         axes[1].bar(np.arange(2) + i * width, [r["per_language"][low]["macro_f1"], r["mean_macro_f1"]], width)
     axes[1].set_xticks(np.arange(2) + 0.4 - width / 2, [f"{low.split('_')[0]} (50 train)", "mean of 13"])
     axes[1].set_ylim(0.0, 1.0)
     axes[1].set_title("(b) low-resource language")
-    fig.tight_layout()
+    handles, names_ = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names_, loc="lower center", ncol=len(names), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path, dpi=110)
 
 
@@ -211,7 +238,17 @@ def main() -> None:
     parser.add_argument("--low-resource-lang", default="deu_Latn", choices=LANGS)
     parser.add_argument("--low-resource-n", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--from-json", action="store_true", help="re-print and re-plot the saved results")
     args = parser.parse_args()
+    if args.from_json:
+        saved = json.loads((RESULTS / "gfun_sib200.json").read_text())
+        low = saved["meta"]["low_resource_lang"]
+        print_table(saved, low)
+        saved["meta"]["verdict"] = verdicts(saved, low)
+        print("\n" + "\n".join(saved["meta"]["verdict"]))
+        (RESULTS / "gfun_sib200.json").write_text(json.dumps(saved, indent=2))
+        plot(saved, low, RESULTS / "gfun_sib200.png")
+        return
     if not DATA.is_dir():
         raise SystemExit(f"SIB-200 not found at {DATA} (set EMBEDSPEC_DATA)")
     warnings.simplefilter("ignore", UserWarning)
@@ -236,14 +273,11 @@ def main() -> None:
                   f" ({results[setting][name]['seconds']:.1f}s)", flush=True)
     low = args.low_resource_lang
     print_table(results, low)
-    best_single = max(SINGLE_VIEWS, key=lambda n: results["multilingual"][n]["mean_macro_f1"])
-    best_all = max(("gFun all views (avg)", "gFun all views (concat)"), key=lambda n: results["multilingual"][n]["mean_macro_f1"])
-    gain = results["multilingual"][best_all]["mean_macro_f1"] - results["multilingual"][best_single]["mean_macro_f1"]
-    verdict = (f"(a) {best_all} {'beats' if gain > 0 else 'does NOT beat'} the best single view ({best_single}) "
-               f"by {gain:+.4f} mean macro-F1")
-    print("\n" + verdict)
+    verdict = verdicts(results, low)
+    print("\n" + "\n".join(verdict))
     meta = {
-        "command": "python benchmarks/gfun_sib200.py " + f"--low-resource-lang {low} --low-resource-n {args.low_resource_n}",
+        "command": f"python benchmarks/gfun_sib200.py --low-resource-lang {low}"
+        f" --low-resource-n {args.low_resource_n}",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared), Python {platform.python_version()}",
         "low_resource_lang": low, "low_resource_n": args.low_resource_n, "verdict": verdict,
         "total_seconds": time.perf_counter() - t_start, "systems": {k: v for k, v in SYSTEMS.items()},

@@ -45,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--client-queries", type=int, default=100)
     p.add_argument("--workdir", type=Path, default=REPO / "runs" / "index-search")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "index_search.json")
+    p.add_argument("--merge", action="store_true", help="keep the other datasets' rows already in --out")
     return p.parse_args()
 
 
@@ -97,15 +98,19 @@ def ground_truth(X: np.ndarray, Q: np.ndarray, k: int) -> np.ndarray:
 
 
 def dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+    """Bytes allocated on disk under ``path`` (sparse, preallocated files count what they use)."""
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
 def qdrant_parts(path: Path) -> dict[str, int]:
-    """Bytes of a shard's float vectors, quantized vectors and HNSW graphs (all segments)."""
-    parts = {"float_vectors": 0, "quantized": 0, "hnsw_graph": 0}
+    """Bytes of a shard's float vectors, quantized vectors, HNSW graphs (all segments) and WAL."""
+    parts = {"float_vectors": 0, "quantized": 0, "hnsw_graph": 0, "wal": dir_bytes(path / "wal")}
     for seg in (path / "segments").glob("*"):
-        parts["float_vectors"] += dir_bytes(seg / "vector_storage" / "vectors")
-        parts["quantized"] += dir_bytes(seg / "vector_storage" / "quantized_data")
+        store = seg / "vector_storage"
+        parts["float_vectors"] += dir_bytes(store / "vectors") + dir_bytes(store / "matrix.dat")
+        parts["quantized"] += dir_bytes(store / "quantized_data") + dir_bytes(store / "quantized.data")
         parts["hnsw_graph"] += dir_bytes(seg / "vector_index")
     return parts
 
@@ -137,6 +142,30 @@ def build(index: Any, X: np.ndarray, finish: Callable[[], Any]) -> dict[str, flo
     return {"upsert_s": round(upsert_s, 2), "build_s": round(time.perf_counter() - t, 2)}
 
 
+#: (label, folder, QdrantEdgeIndex options, how many of the --ef-sweep values to add as rows)
+EDGE_VARIANTS: list[tuple[str, str, dict[str, Any], int]] = [
+    ("qdrant-edge HNSW", "edge-hnsw", {}, 3),
+    (
+        "qdrant-edge HNSW + binary 1-bit x4",
+        "edge-bq",
+        {"quantization": "binary", "quantization_oversampling": 4.0, "on_disk": True},
+        1,
+    ),
+    (
+        "qdrant-edge HNSW + binary 2-bit, 8-bit queries x8",
+        "edge-bq2",
+        {
+            "quantization": "binary",
+            "quantization_oversampling": 8.0,
+            "binary_encoding": "two_bits",
+            "binary_query_encoding": "scalar8bits",
+            "on_disk": True,
+        },
+        1,
+    ),
+]
+
+
 def run_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
     from embedspec.builtin.binary import BinaryQuantizer
     from embedspec.builtin.exact import ExactIndex
@@ -161,31 +190,25 @@ def run_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namespac
     exact.close()
     record("exact", len(X), stats, work / "exact", float_bytes)
 
-    edge = QdrantEdgeIndex(str(work / "edge-hnsw"))
-    stats = build(edge, X, edge.optimize)
-    stats |= measure(edge, Q, truth, k, args.latency_queries)
-    parts = qdrant_parts(work / "edge-hnsw")
-    record("qdrant-edge HNSW (m=16, ef default)", len(X), stats, work / "edge-hnsw",
-           parts["float_vectors"] + parts["hnsw_graph"], parts=parts)
-    for ef in [int(e) for e in args.ef_sweep.split(",") if e]:
-        edge.search_ef = ef
-        record(f"qdrant-edge HNSW search_ef={ef}", len(X), measure(edge, Q, truth, k, args.latency_queries),
-               None, parts["float_vectors"] + parts["hnsw_graph"])
-    edge.close()
-
-    bq = QdrantEdgeIndex(str(work / "edge-bq"), on_disk=True)
-    quantizer = BinaryQuantizer(rescore=True, oversampling=4.0)
-    bq.use_quantizer(quantizer)
-    stats = build(bq, X, bq.optimize)
-    stats |= measure(bq, Q, truth, k, args.latency_queries)
-    parts = qdrant_parts(work / "edge-bq")
-    record("qdrant-edge HNSW + binary (rescore, x4)", len(X), stats, work / "edge-bq",
-           parts["quantized"] + parts["hnsw_graph"], parts=parts, originals="on disk (memory-mapped)")
-    for ef in [int(e) for e in args.ef_sweep.split(",") if e][-1:]:
-        bq.search_ef = ef
-        record(f"qdrant-edge HNSW + binary search_ef={ef}", len(X), measure(bq, Q, truth, k, args.latency_queries),
-               None, parts["quantized"] + parts["hnsw_graph"])
-    bq.close()
+    sweep = [int(e) for e in args.ef_sweep.split(",") if e]
+    for label, folder, options, efs in EDGE_VARIANTS:
+        edge = QdrantEdgeIndex(str(work / folder), **options)
+        if options.get("quantization") is None:
+            stats = build(edge, X, edge.optimize)
+        else:  # through the core quantizer, as a pipeline whose last compressor is `binary` does
+            edge.quantization = None
+            edge.use_quantizer(BinaryQuantizer(rescore=True, oversampling=options["quantization_oversampling"]))
+            stats = build(edge, X, edge.optimize)
+        stats |= measure(edge, Q, truth, k, args.latency_queries)
+        parts = qdrant_parts(work / folder)
+        quantized = options.get("quantization") is not None
+        resident = parts["hnsw_graph"] + (parts["quantized"] if quantized else parts["float_vectors"])
+        extra = {"originals": "on disk (memory-mapped), read for rescoring"} if quantized else {}
+        record(label, len(X), stats, work / folder, resident, parts=parts, options=options, **extra)
+        for ef in sweep[-efs:] if efs else []:
+            edge.search_ef = ef
+            record(f"{label} search_ef={ef}", len(X), measure(edge, Q, truth, k, args.latency_queries), None, resident)
+        edge.close()
 
     n_c = min(args.client_n, len(X))
     Xc, Qc = X[:n_c], Q[: args.client_queries]
@@ -193,8 +216,14 @@ def run_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namespac
     stats = build(client, Xc, lambda: None)
     stats |= measure(client, Qc, ground_truth(Xc, Qc, k), k, min(args.latency_queries, 50))
     client.close()
-    record("qdrant-client local mode (:memory:)", n_c, stats, None, Xc.nbytes,
-           note=f"brute force in Python; run at n={n_c}, {len(Qc)} queries")
+    record(
+        "qdrant-client local mode (:memory:)",
+        n_c,
+        stats,
+        None,
+        Xc.nbytes,
+        note=f"brute force in Python; run at n={n_c}, {len(Qc)} queries",
+    )
     return rows
 
 
@@ -203,22 +232,29 @@ def machine() -> dict[str, Any]:
 
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-        "qdrant-edge-py": md.version("qdrant-edge-py"), "qdrant-client": md.version("qdrant-client"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "qdrant-edge-py": md.version("qdrant-edge-py"),
+        "qdrant-client": md.version("qdrant-client"),
         "numpy": np.__version__,
     }
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    head = f"{'dataset':<8} {'index':<40} {'n':>7} {'build s':>8} {'recall':>7} {'p50 ms':>8} {'p95 ms':>8} " \
-           f"{'p50/exact':>9} {'QPS':>8} {'disk MB':>8} {'RAM vec MB':>10} {'RAM/exact':>9}"
+    head = (
+        f"{'dataset':<8} {'index':<58} {'n':>7} {'build s':>8} {'recall':>7} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'p50/exact':>9} {'QPS':>8} {'disk MB':>8} {'RAM vec MB':>10} {'RAM/exact':>9}"
+    )
     print(head)
     for r in rows:
         ref = next(x for x in rows if x["dataset"] == r["dataset"] and x["index"] == "exact")
-        print(f"{r['dataset']:<8} {r['index']:<40} {r['n']:>7} {r.get('build_s', float('nan')):>8} "
-              f"{r['recall_at_k']:>7.3f} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['p50_ms'] / ref['p50_ms']:>9.3f} "
-              f"{r['batch_qps']:>8.0f} {r['disk_bytes'] / 2**20:>8.1f} {r['resident_vector_bytes'] / 2**20:>10.1f} "
-              f"{r['resident_vector_bytes'] / ref['resident_vector_bytes']:>9.3f}")
+        print(
+            f"{r['dataset']:<8} {r['index']:<58} {r['n']:>7} {r.get('build_s', float('nan')):>8} "
+            f"{r['recall_at_k']:>7.3f} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['p50_ms'] / ref['p50_ms']:>9.3f} "
+            f"{r['batch_qps']:>8.0f} {r['disk_bytes'] / 2**20:>8.1f} {r['resident_vector_bytes'] / 2**20:>10.1f} "
+            f"{r['resident_vector_bytes'] / ref['resident_vector_bytes']:>9.3f}"
+        )
 
 
 def main() -> None:
@@ -232,6 +268,12 @@ def main() -> None:
         print(f"== {name}: {desc}; n={len(X)}, dim={X.shape[1]}, queries={len(Q)}")
         results["datasets"][name] = desc
         rows += run_dataset(name, X, Q, args)
+    if args.merge and args.out.is_file():
+        old = json.loads(args.out.read_text(encoding="utf-8"))
+        kept = [r for r in old["rows"] if r["dataset"] not in results["datasets"]]
+        rows = kept + rows
+        results["datasets"] = {**{r["dataset"]: old["datasets"][r["dataset"]] for r in kept}, **results["datasets"]}
+        results["earlier_runs"] = old.get("earlier_runs", []) + [{k: old[k] for k in ("args", "wall_s")}]
     results["rows"] = rows
     results["wall_s"] = round(time.time() - started, 1)
     print()

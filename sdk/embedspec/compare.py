@@ -33,6 +33,7 @@ def compare_specs(
     if len(set(labels)) != len(labels):
         raise EmbedspecError(f"compare needs distinct labels, got {labels}")
     pipelines = []
+    results: list[RetrievalResult] = []
     try:
         for label, spec in specs:
             try:
@@ -41,15 +42,14 @@ def compare_specs(
                 raise SpecError(f"spec {label!r}: {exc}", exc.issues) from None
             except EmbedspecError as exc:
                 raise EmbedspecError(f"spec {label!r}: {exc}") from exc
-        results = []
         for (label, _), pipe in zip(specs, pipelines):
-            result = evaluate_retrieval(pipe, dataset, label=label, cache=cache, **kwargs)
+            result = evaluate_retrieval(pipe, dataset, label=label, cache=cache, **kwargs)  # closes pipe
             results.append(result)
             if on_result is not None:
                 on_result(result)
         return results
     finally:
-        for pipe in pipelines:
+        for pipe in pipelines[len(results):]:  # those not evaluated (evaluate_retrieval closes its own)
             pipe.close()
 
 

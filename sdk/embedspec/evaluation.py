@@ -181,6 +181,8 @@ def evaluate_retrieval(
 ) -> RetrievalResult:
     """Index ``dataset``'s corpus into ``pipeline`` (its index must be empty), run the queries, score.
 
+    The pipeline is closed on return (its index files stay, for the on-disk size).
+
     Latency is measured on single-query searches (the first ``latency_queries`` queries) after the
     batched run; with a warm ``cache`` it excludes query encoding (the encoder is then shared).
     """
@@ -197,25 +199,27 @@ def evaluate_retrieval(
     query_ids, query_texts = dataset.query_items()
     k_search = max(ks) + (1 if ignore_identical_ids and set(query_ids) & set(doc_ids) else 0)
     k_search = min(k_search, len(doc_ids))
-    with timed_encoder(pipeline, cache) as timing:
-        start = time.perf_counter()
-        doc_seconds = timing.seconds["document"]
-        pipeline.add(doc_texts, ids=doc_ids, batch_size=batch_size, progress=progress)
-        index_seconds = time.perf_counter() - start - (timing.seconds["document"] - doc_seconds)
-        start = time.perf_counter()
-        hits = pipeline.search(query_texts, k=k_search, batch_size=batch_size)
-        batch_seconds = time.perf_counter() - start
-        latencies = []
-        for text in query_texts[:latency_queries]:
+    try:
+        with timed_encoder(pipeline, cache) as timing:
             start = time.perf_counter()
-            pipeline.search([text], k=k_search)
-            latencies.append((time.perf_counter() - start) * 1000.0)
+            doc_seconds = timing.seconds["document"]
+            pipeline.add(doc_texts, ids=doc_ids, batch_size=batch_size, progress=progress)
+            index_seconds = time.perf_counter() - start - (timing.seconds["document"] - doc_seconds)
+            start = time.perf_counter()
+            hits = pipeline.search(query_texts, k=k_search, batch_size=batch_size)
+            batch_seconds = time.perf_counter() - start
+            latencies = []
+            for text in query_texts[:latency_queries]:
+                start = time.perf_counter()
+                pipeline.search([text], k=k_search)
+                latencies.append((time.perf_counter() - start) * 1000.0)
+        count = pipeline.index.count()
+    finally:
+        pipeline.close()
     run = {qid: {str(h.id): float(h.score) for h in row} for qid, row in zip(query_ids, hits)}
     scores = evaluate_run(dataset.qrels, run, metrics, ignore_identical_ids=ignore_identical_ids)
     q_rate = timing.per_second("query")
-    count = pipeline.index.count()
     path = getattr(pipeline.index, "path", None)
-    pipeline.close()
     disk = _disk_bytes(Path(path)) / count if path and Path(path).exists() and count else None
     return RetrievalResult(
         label=label or str(spec["encoder"].get("type")),

@@ -71,6 +71,15 @@ class _ConceptPlugin:
         register("test-concepts", ConceptEncoder, ConceptEncoderConfig)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_blas_thread():
+    """Small fits: many BLAS threads on a shared 2-core machine make them ~10x slower, not faster."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture
 def concept_encoder_plugin(fresh_plugins):
     """Registers the ``test-concepts`` encoder for one test."""

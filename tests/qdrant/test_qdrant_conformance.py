@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from embedspec.plugins import get_registry
 from embedspec.testing import check_index
 
@@ -21,9 +20,7 @@ def test_qdrant_edge_conformance(tmp_path, metric):
 
 
 def test_qdrant_edge_conformance_hnsw_binary(tmp_path):
-    check_index(
-        lambda: _make("qdrant-edge", path=str(tmp_path / "shard"), quantization="binary", search_ef=64), dim=16
-    )
+    check_index(lambda: _make("qdrant-edge", path=str(tmp_path / "shard"), quantization="binary", search_ef=64), dim=16)
 
 
 @pytest.mark.parametrize("metric", ["cosine", "euclidean"])

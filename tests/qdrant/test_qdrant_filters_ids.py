@@ -6,7 +6,6 @@ import uuid
 
 import numpy as np
 import pytest
-
 from embedspec.base import Quantizer
 from embedspec.errors import EmbedspecError
 from embedspec.filters import parse_filter
@@ -63,7 +62,10 @@ def filled(tmp_path_factory):
     vecs = rng.standard_normal((N, 8)).astype(np.float32)
     ids = [i if i % 3 else f"s{i}" for i in range(N)]
     payloads = [_payload(i) for i in range(N)]
-    edge = QdrantEdgeIndex(str(tmp_path_factory.mktemp("edge") / "shard"), payload_indexes={"lang": "keyword", "flag": "bool", "year": "integer", "score": "float"})
+    edge = QdrantEdgeIndex(
+        str(tmp_path_factory.mktemp("edge") / "shard"),
+        payload_indexes={"lang": "keyword", "flag": "bool", "year": "integer", "score": "float"},
+    )
     local = QdrantIndex(location=":memory:")
     for index in (edge, local):
         index.upsert(ids, vecs, payloads)
@@ -159,9 +161,19 @@ def test_spec_blocks_round_trip(tmp_path):
     from embedspec.plugins import get_registry
 
     reg = get_registry().get("index", "qdrant")
-    block = {"url": "http://qdrant:6333", "api_key": "k", "collection": "docs", "shard_number": 6, "replication_factor": 2}
+    block = {
+        "url": "http://qdrant:6333",
+        "api_key": "k",
+        "collection": "docs",
+        "shard_number": 6,
+        "replication_factor": 2,
+    }
     assert describe(reg.create(block)) == {"type": "qdrant", **block}
     with pytest.raises(ValueError, match="exactly one of url .* got url, location"):
         reg.create({"url": "http://x", "location": ":memory:"})
-    edge = get_registry().get("index", "qdrant-edge").create({"path": str(tmp_path), "payload_indexes": {"lang": "keyword"}})
+    edge = (
+        get_registry()
+        .get("index", "qdrant-edge")
+        .create({"path": str(tmp_path), "payload_indexes": {"lang": "keyword"}})
+    )
     assert describe(edge) == {"type": "qdrant-edge", "path": str(tmp_path), "payload_indexes": {"lang": "keyword"}}

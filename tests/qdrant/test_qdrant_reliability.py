@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 import pytest
-
 from embedspec.errors import DimensionMismatchError
 from embedspec_qdrant.client import QdrantIndex
 from embedspec_qdrant.edge import QdrantEdgeIndex
@@ -165,9 +164,7 @@ def test_readers_during_writes_see_whole_points(tmp_path):
 @pytest.mark.parametrize("kind", ["edge", "memory"])
 def test_rejected_upserts_write_nothing(tmp_path, kind):
     index = (
-        QdrantEdgeIndex(str(tmp_path / "shard"), dim=4)
-        if kind == "edge"
-        else QdrantIndex(location=":memory:", dim=4)
+        QdrantEdgeIndex(str(tmp_path / "shard"), dim=4) if kind == "edge" else QdrantIndex(location=":memory:", dim=4)
     )
     index.upsert(["a", "b"], np.eye(2, 4, dtype=np.float32))
     with pytest.raises(DimensionMismatchError, match="dimension 5, expected 4"):
@@ -230,4 +227,41 @@ def test_deleted_never_returned_and_upsert_replaces_across_optimize_and_reopen(t
         assert (top.id, top.payload) == (ids[500], {"replaced": True}), stage
         assert top.score == pytest.approx(1.0, abs=1e-5)
         assert index.count() == 1700, stage
+    index.close()
+
+
+def test_qdrant_local_collection_fixes_dimension_and_metric(tmp_path):
+    index = QdrantIndex(path=str(tmp_path / "local"), collection="c")
+    index.upsert(["x"], np.ones((1, 6), dtype=np.float32), [{"a": 1}])
+    index.close()
+    with pytest.raises(DimensionMismatchError, match="collection 'c' holds vectors of dimension 6, not 7"):
+        QdrantIndex(path=str(tmp_path / "local"), collection="c").bind_dim(7)
+    with pytest.raises(Exception, match="but metric is 'euclidean'"):
+        QdrantIndex(path=str(tmp_path / "local"), collection="c", metric="euclidean").count()
+    reopened = QdrantIndex(path=str(tmp_path / "local"), collection="c")
+    assert reopened.count() == 1 and reopened.dim == 6
+    assert reopened.search(np.ones((1, 6), dtype=np.float32), k=1)[0][0].payload == {"a": 1}
+    reopened.close()
+
+
+def test_concurrent_first_use_opens_the_shard_once(tmp_path):
+    path = str(tmp_path / "shard")
+    first = QdrantEdgeIndex(path, dim=4)
+    first.upsert([1, 2], np.eye(2, 4, dtype=np.float32))
+    first.close()
+    index = QdrantEdgeIndex(path)
+    errors: list[str] = []
+
+    def use() -> None:
+        try:
+            assert index.count() == 2
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=use) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
     index.close()

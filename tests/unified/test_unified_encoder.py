@@ -96,6 +96,11 @@ def test_save_load_round_trip_is_exact(cls, dataset, tmp_path) -> None:
     wrong = cls(**{**SMALL, "head": "logistic" if enc.head == "mlp" else "mlp"})
     with pytest.raises(EmbedspecError, match="another head"):
         wrong.load(tmp_path / "state")
+    other = HashingTrickEncoder if cls is UnifiedEmbeddingEncoder else UnifiedEmbeddingEncoder
+    mismatched = other(**{**SMALL, "head": enc.head, "rows": 300})
+    with pytest.raises(EmbedspecError, match="another encoder type or config|no feature_buckets_"):
+        mismatched.load(tmp_path / "state")
+    assert not mismatched.is_fitted  # a refused state leaves nothing behind
 
 
 def _target_mean_auc(train, y_train, test, y_test, feature) -> float:
@@ -149,3 +154,19 @@ def test_encode_features_checks_names(fitted_unified) -> None:
         fitted_unified.encode_features([{"age": 3}], ["age"])
     users = fitted_unified.encode_features([{"user": 1, "city": "c1"}, {"user": 2, "city": "c2"}], ["city", "user"])
     assert users.shape == (2, (2 + 1) * 4) and users.dtype == np.float32
+
+
+def test_output_features_encode_partial_records(fitted_unified, tmp_path) -> None:
+    from pydantic import ValidationError
+
+    fitted_unified.save(tmp_path / "state")
+    params = {k: getattr(fitted_unified, k) for k in ("features", "rows", "chunk_dim", "seed", "epochs", "batch_size")}
+    users = UnifiedEmbeddingEncoder(**params, output_features=["user"]).load(tmp_path / "state")
+    assert users.dim == 2 * 4 and list(users.feature_slices) == ["user"]
+    out = check_encoder(users, [{"user": i} for i in range(5)])
+    np.testing.assert_array_equal(out, fitted_unified.encode_features([{"user": i} for i in range(5)], ["user"]))
+    with pytest.raises(EmbedspecError, match="position 0 has unknown feature 'item'"):
+        users.encode([{"user": 1, "item": "item-1"}])
+    assert users.predict_proba([{"user": 1, "item": "item-1", "city": "c1", "tags": []}]).shape == (1,)
+    with pytest.raises(ValidationError, match="output_features must name configured features"):
+        UnifiedEmbeddingEncoder(**params, output_features=["age"]).config()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from embedspec_unified.config import FeatureConfig
 from embedspec_unified.hashing import bucket, fingerprint, salt
 from embedspec_unified.layouts import HashingTrickLayout, PerFeatureLayout, UnifiedLayout, allocate_buckets
-from embedspec_unified.config import FeatureConfig
 
 
 def test_fingerprint_is_stable_and_respects_equality() -> None:

@@ -70,8 +70,8 @@ def test_invalid_config_is_reported_by_field() -> None:
     from pydantic import ValidationError
 
     with pytest.raises(ValidationError, match="num_chunks"):
-        UnifiedEmbeddingEncoder(features={"user": {"num_chunks": 0}}).dim
+        UnifiedEmbeddingEncoder(features={"user": {"num_chunks": 0}}).config()
     with pytest.raises(ValidationError, match="at least one feature"):
-        UnifiedEmbeddingEncoder(features={}).dim
+        UnifiedEmbeddingEncoder(features={}).config()
     with pytest.raises(ValidationError, match="pooling"):
-        UnifiedEmbeddingEncoder(features={"t": {"multivalued": True, "pooling": "max"}}).dim
+        UnifiedEmbeddingEncoder(features={"t": {"multivalued": True, "pooling": "max"}}).config()

@@ -210,7 +210,9 @@ class GFunEncoder(BaseEncoder):
                 unseen.setdefault(rec["lang"], []).append(i)
         if not unseen:
             return
-        where = "; ".join(f"{lang!r} at positions {pos[:5]}{'...' if len(pos) > 5 else ''}" for lang, pos in unseen.items())
+        where = "; ".join(
+            f"{lang!r} at positions {pos[:5]}{'...' if len(pos) > 5 else ''}" for lang, pos in unseen.items()
+        )
         if not self.embeddings:
             raise UnknownLanguageError(
                 f"gfun was trained on languages {self.languages_}; records in {where} are in none of them. "

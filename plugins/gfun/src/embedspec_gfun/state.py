@@ -54,7 +54,8 @@ def restore_state(enc: GFunEncoder, arrays: dict[str, np.ndarray], values: dict[
     """Rebuild ``enc`` from :func:`snapshot_state`'s output; refuse state saved with other views."""
     if values.get("format") != FORMAT:
         raise EmbedspecError(f"gfun state format {values.get('format')!r} is not supported (expected {FORMAT})")
-    for key, mine in (("views", enc.view_names), ("probabilistic", enc.probabilistic), ("aggregation", enc.aggregation)):
+    settings = {"views": enc.view_names, "probabilistic": enc.probabilistic, "aggregation": enc.aggregation}
+    for key, mine in settings.items():
         if values[key] != mine:
             raise EmbedspecError(
                 f"gfun state was saved with {key}={values[key]!r} but this encoder has {key}={mine!r}; "

@@ -13,6 +13,8 @@ import click
 @click.option("--family", default=None, help="model family (see `embedspec models`); guessed from the name")
 @click.option("--name", default=None, help="model name recorded in embedspec.json (default: SRC)")
 @click.option("--quantize", type=click.Choice(["int8"]), default=None, help="also write model_int8.onnx")
+@click.option("--int8-method", type=click.Choice(["dynamic", "dynamic-ffn-fp32", "blockwise"]), default="dynamic",
+              show_default=True, help="int8 recipe: fastest / FFN outputs fp32 / MatMulNBits (see docs/onnx.md)")
 @click.option("--optimize", type=click.Choice(["O1", "O2"]), default=None, help="ONNX Runtime graph optimization")
 @click.option("--fp16", is_flag=True, help="also write model_fp16.onnx (for GPUs)")
 @click.option("--max-length", type=int, default=None, help="tokens per input (default: the model's)")
@@ -20,7 +22,7 @@ import click
               help="max abs difference allowed between ONNX and the source model")
 @click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
 def export_command(src: str, out: str, family: str | None, name: str | None, quantize: str | None,
-                   optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
+                   int8_method: str, optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
                    overwrite: bool) -> None:
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
     from embedspec.errors import EmbedspecError
@@ -28,7 +30,8 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
     from .export import export_model
 
     try:
-        card = export_model(src, out, family=family, name=name, quantize=quantize, optimize=optimize,
+        card = export_model(src, out, family=family, name=name, quantize=quantize, int8_method=int8_method,
+                            optimize=optimize,
                             fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite)
     except (EmbedspecError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc

@@ -42,23 +42,29 @@ def export_model(
     family: str | None = None,
     name: str | None = None,
     quantize: str | None = None,
+    int8_method: str = "dynamic",
     optimize: str | None = None,
     fp16: bool = False,
     max_length: int | None = None,
     tolerance: float = 1e-4,
-    int8_min_mean_cosine: float = 0.99,
+    int8_min_mean_cosine: float = 0.98,
     sample_texts: list[str] | None = None,
     overwrite: bool = False,
     trust_remote_code: bool = False,
 ) -> ModelCard:
     """Export ``src`` (local checkpoint or hub id) to model directory ``out``; return its card.
 
-    ``quantize="int8"`` adds ``model_int8.onnx`` (see ``quantization.py``), kept only if its mean
-    cosine to fp32 on the sample texts is >= ``int8_min_mean_cosine``. ``optimize`` ("O1"/"O2")
+    ``quantize="int8"`` adds ``model_int8.onnx`` made with ``int8_method`` (see ``quantization.py``),
+    kept only if its mean cosine to fp32 on the sample texts (short, empty and whitespace-only texts
+    included: harder than real documents) is >= ``int8_min_mean_cosine``. ``optimize`` ("O1"/"O2")
     runs optimum's ONNX Runtime graph optimizations at export. ``fp16`` adds ``model_fp16.onnx``.
     """
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be None or 'int8', not {quantize!r}")
+    from .quantization import INT8_METHODS
+
+    if int8_method not in INT8_METHODS:
+        raise ValueError(f"int8_method must be one of {', '.join(INT8_METHODS)}, not {int8_method!r}")
     if optimize not in (None, "O1", "O2"):
         raise ValueError(f"optimize must be None, 'O1' or 'O2', not {optimize!r}")
     out = Path(out)
@@ -92,9 +98,9 @@ def export_model(
         info: dict[str, Any] = {"source": src_str, "exporter": _exporter_version(), "optimize": optimize,
                                 "verified_max_abs_diff": diff}
         if quantize == "int8":
-            from .quantization import INT8_METHOD, quantize_int8
+            from .quantization import quantize_int8
 
-            quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx")
+            quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx", int8_method)
             files["model_int8"] = "model_int8.onnx"
             card.replace(files=files).write(tmp)
             mean_cos, min_cos = compare_int8(onnx_vectors, _encode(tmp, texts, "int8"))
@@ -104,7 +110,7 @@ def export_model(
                     f"(min {min_cos:.4f}); nothing was written to {out}",
                     max_abs_diff=float(abs(onnx_vectors).max()),
                 )
-            info.update(int8_method=INT8_METHOD, int8_mean_cosine=round(mean_cos, 5),
+            info.update(int8_method=INT8_METHODS[int8_method], int8_mean_cosine=round(mean_cos, 5),
                         int8_min_cosine=round(min_cos, 5))
         if fp16:
             from .quantization import convert_fp16

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
 from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
 from embedspec.protocols import Hit, PointId
@@ -95,6 +94,12 @@ class QdrantIndex(QdrantIndexBase):
             yield
 
     # ---- life cycle -------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Open (or prepare to create) the store once, even when several threads call at the same time."""
+        if not self._warm:
+            with self._lock:
+                super().warm_up()
+
     def _warm_up(self) -> None:
         qc = import_qdrant_client()
         self._models = qc.models
@@ -255,8 +260,7 @@ class QdrantIndex(QdrantIndexBase):
         qfilter = translate_filter(filter, vocab)
         params = self._search_params()
         requests = [
-            m.QueryRequest(query=q, limit=k, filter=qfilter, params=params, with_payload=True)
-            for q in queries.tolist()
+            m.QueryRequest(query=q, limit=k, filter=qfilter, params=params, with_payload=True) for q in queries.tolist()
         ]
         with self._guard():
             responses = self._client.query_batch_points(self.collection, requests=requests)

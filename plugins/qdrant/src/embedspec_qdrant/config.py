@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
-
 from embedspec.registry import ComponentConfig
+from pydantic import Field, model_validator
 
 PayloadIndexType = Literal["keyword", "integer", "float", "bool"]
 QuantizationKind = Literal["scalar", "binary", "product"]
@@ -22,7 +21,9 @@ class QdrantCommonConfig(ComponentConfig):
     dim: int | None = Field(None, gt=0, description="vector dimension; set by the pipeline when omitted")
     hnsw_m: int = Field(16, gt=0, description="HNSW edges per node")
     hnsw_ef_construct: int = Field(100, gt=0, description="HNSW candidates while building")
-    search_ef: int | None = Field(None, gt=0, description="HNSW candidates while searching (Qdrant's default when unset)")
+    search_ef: int | None = Field(
+        None, gt=0, description="HNSW candidates while searching (Qdrant's default when unset)"
+    )
     exact: bool = Field(False, description="brute-force search instead of HNSW (exact results)")
     on_disk: bool = Field(False, description="keep original vectors on disk (memory-mapped) instead of RAM")
     payload_indexes: dict[str, PayloadIndexType] = Field(

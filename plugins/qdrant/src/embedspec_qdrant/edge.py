@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from embedspec.base import batched
 from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
@@ -83,6 +82,12 @@ class QdrantEdgeIndex(QdrantIndexBase):
             return None
         vectors = json.loads(file.read_text(encoding="utf-8")).get("vectors", {})
         return vectors.get("")
+
+    def warm_up(self) -> None:
+        """Open (or prepare to create) the store once, even when several threads call at the same time."""
+        if not self._warm:
+            with self._lock:
+                super().warm_up()
 
     def bind_dim(self, dim: int) -> None:
         stored = self.stored_params()
@@ -247,9 +252,7 @@ class QdrantEdgeIndex(QdrantIndexBase):
         qfilter = translate_filter(filter, self._vocabulary())
         params = self._search_params()
         requests = [
-            qe.QueryRequest(
-                limit=k, query=qe.Query.Nearest(q), filter=qfilter, params=params, with_payload=True
-            )
+            qe.QueryRequest(limit=k, query=qe.Query.Nearest(q), filter=qfilter, params=params, with_payload=True)
             for q in queries.tolist()
         ]
         if len(requests) == 1:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from embedspec.base import BaseIndex, Quantizer
 from embedspec.errors import EmbedspecError
 from embedspec.protocols import Hit, PointId

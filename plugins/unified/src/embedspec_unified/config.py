@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from embedspec.registry import ComponentConfig
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 
 class FeatureConfig(ComponentConfig):
@@ -38,6 +38,11 @@ class RecordEncoderConfig(ComponentConfig):
         0.1, ge=0, lt=1, description="share of fit() records held out for early stopping (0: none)"
     )
     batch_size: int = Field(512, ge=1, description="records per minibatch (training and encoding)")
+    output_features: list[str] | None = Field(
+        None,
+        description="features encode() reads and returns, in config order (default: all); records given "
+        "to encode() then hold only these, e.g. [user_id] for user vectors of a model trained on ratings",
+    )
     state: str | None = Field(None, description="directory written by save(); loaded by build()")
 
     @field_validator("features")
@@ -49,3 +54,14 @@ class RecordEncoderConfig(ComponentConfig):
             if not name:
                 raise ValueError("feature names must be non-empty strings")
         return value
+
+    @model_validator(mode="after")
+    def _known_outputs(self) -> RecordEncoderConfig:
+        if self.output_features is not None:
+            unknown = [f for f in self.output_features if f not in self.features]
+            if unknown or not self.output_features:
+                raise ValueError(
+                    f"output_features must name configured features; got {self.output_features} "
+                    f"(configured: {', '.join(self.features)})"
+                )
+        return self

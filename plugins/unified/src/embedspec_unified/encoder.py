@@ -48,6 +48,7 @@ class RecordEmbeddingEncoder(BaseEncoder):
         patience: int = 3,
         validation_fraction: float = 0.1,
         batch_size: int = 512,
+        output_features: Sequence[str] | None = None,
         state: str | None = None,
     ) -> None:
         self.features = features
@@ -64,6 +65,7 @@ class RecordEmbeddingEncoder(BaseEncoder):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.batch_size = batch_size
+        self.output_features = output_features
         self.state = state
         self._fingerprints: dict[Any, int] = {}
 
@@ -78,14 +80,24 @@ class RecordEmbeddingEncoder(BaseEncoder):
         return dict(self.config().features)
 
     @property
+    def outputs(self) -> list[str]:
+        """The features ``encode`` reads and returns (``output_features``, default all), in config order."""
+        cfg = self.config()
+        wanted = set(cfg.output_features or cfg.features)
+        return [name for name in cfg.features if name in wanted]
+
+    @property
     def dim(self) -> int:
-        return sum(s.num_chunks for s in self.feature_specs.values()) * self.chunk_dim
+        specs = self.feature_specs
+        return sum(specs[name].num_chunks for name in self.outputs) * self.chunk_dim
 
     @property
     def feature_slices(self) -> dict[str, slice]:
-        """Columns of each feature in the output of ``encode``."""
+        """Columns of each output feature in the vectors of ``encode``."""
         out, start = {}, 0
-        for name, spec in self.feature_specs.items():
+        specs = self.feature_specs
+        for name in self.outputs:
+            spec = specs[name]
             out[name] = slice(start, start + spec.num_chunks * self.chunk_dim)
             start = out[name].stop
         return out
@@ -111,7 +123,7 @@ class RecordEmbeddingEncoder(BaseEncoder):
     def _lookups(self, records: Sequence[Any], layout: Any = None, features: Sequence[str] | None = None) -> Lookups:
         specs = self.feature_specs
         if features is not None:
-            specs = {name: spec for name, spec in specs.items() if name in set(features)}
+            specs = {name: spec for name, spec in specs.items() if name in features}
         columns = parse_records(records, specs, self._fingerprints)
         layout = layout or self._layout()
         return Lookups(
@@ -171,14 +183,17 @@ class RecordEmbeddingEncoder(BaseEncoder):
 
     # ---- encoding --------------------------------------------------------------------------
     def encode(self, inputs: Sequence[Any], *, role: Role = "document", batch_size: int | None = None) -> np.ndarray:
-        """``(n, dim) float32`` feature vectors of the records (``role`` does not change them)."""
+        """``(n, dim) float32`` feature vectors of the records (``role`` does not change them).
+
+        Records hold every feature, or only ``output_features`` when that is set.
+        """
         if isinstance(inputs, Mapping):
             raise TypeError("encode() takes a sequence of records; use encode_one() for a single record")
         inputs = list(inputs)
         return super().encode(inputs, role=role, batch_size=max(1, len(inputs)))  # one parse: positions are global
 
     def _encode_batch(self, inputs: Sequence[Any], role: Role) -> np.ndarray:
-        return self._embed(self._lookups(inputs))
+        return self._embed(self._lookups(inputs, features=self.outputs))
 
     def encode_features(self, records: Sequence[Mapping[str, Any]], features: Sequence[str]) -> np.ndarray:
         """``(n, sum of their dims) float32`` vectors of records holding only ``features``.
@@ -226,8 +241,17 @@ class RecordEmbeddingEncoder(BaseEncoder):
             )
         if ("w1_" in arrays) != (cfg.head == "mlp"):
             raise EmbedspecError(f"saved state is for another head than head={cfg.head!r}")
+        if self.layout_kind == "per-feature" and not values.get("feature_buckets_"):
+            raise EmbedspecError("saved state has no feature_buckets_: it was not saved by per-feature-embedding")
         self._clear_state()
         super().set_state(arrays, values)
+        expected = self._layout().num_rows
+        if expected != table.shape[0]:
+            self._clear_state()
+            raise EmbedspecError(
+                f"saved state has a table of {table.shape[0]} rows; this {type(self).__name__} "
+                f"(rows={cfg.rows}) expects {expected}: was it saved by another encoder type or config?"
+            )
 
 
 class UnifiedEmbeddingEncoder(RecordEmbeddingEncoder):
