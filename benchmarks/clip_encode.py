@@ -57,9 +57,8 @@ def ensure_model() -> Path:
     if (MODEL / "embedspec.json").is_file():
         return MODEL
     import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
-
     from embedspec_onnx.clip.export import export_clip
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
     src = MODEL.parent / f"{MODEL.name}-checkpoint"
     if not (src / "config.json").is_file():
@@ -107,13 +106,12 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from PIL import Image
-    from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
-
     from embedspec_onnx.clip.card import ClipModelCard
     from embedspec_onnx.clip.encoder import OnnxClipEncoder
     from embedspec_onnx.clip.images import decode_image
     from embedspec_onnx.runtime import physical_cores
+    from PIL import Image
+    from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
 
     model_dir = ensure_model()
     src = model_dir.parent / f"{model_dir.name}-checkpoint"

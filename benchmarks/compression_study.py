@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -56,6 +57,24 @@ def study_specs(encoder: dict[str, Any], dim: int, workdir: Path, qdrant: bool) 
             ("qdrant-edge-binary", spec([{"type": "binary", "rescore": True, "oversampling": 4.0}],
                                         {"type": "qdrant-edge", "path": str(workdir / "qdrant-binary")})),
         ]
+    return rows
+
+
+def pytrec_eval_check(results: list[Any], qrels: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """The same runs scored by pytrec_eval (trec_eval), the reference BEIR uses; [] when not installed."""
+    try:
+        import pytrec_eval
+    except ImportError:
+        print("pytrec_eval not installed (pip install pytrec-eval-terrier): reference check skipped", file=sys.stderr)
+        return []
+    rows = []
+    for r in results:
+        run = {q: {d: s for d, s in docs.items() if d != q} for q, docs in r.run.items()}  # ignore_identical_ids
+        per_query = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"}).evaluate(run)
+        ndcg = sum(v["ndcg_cut_10"] for v in per_query.values()) / len(qrels)
+        recall = sum(v["recall_100"] for v in per_query.values()) / len(qrels)
+        rows.append({"label": r.label, "ndcg@10": ndcg, "recall@100": recall,
+                     "ndcg@10 diff": r.metrics["ndcg@10"] - ndcg, "recall@100 diff": r.metrics["recall@100"] - recall})
     return rows
 
 
@@ -122,14 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         results = compare_specs(rows, dataset, cache=cache, on_result=report, progress=False)
     if args.cache:
         cache.save(args.cache)
-    command = "python benchmarks/compression_study.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/compression_study.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     machine = f"{platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}"
+    reference = pytrec_eval_check(results, dataset.qrels)
     paths = write_comparison(
         results, args.out, name=args.name, title=f"Compression study: {dataset.summary()}",
         extra={"command": command.strip(), "machine": machine, "encoder": encoder, "dim": dim,
-               "seconds": time.perf_counter() - start},
+               "seconds": time.perf_counter() - start, "pytrec_eval": reference},
     )
     print(markdown_table(results))
+    if reference:
+        worst = max(max(abs(r["ndcg@10 diff"]), abs(r["recall@100 diff"])) for r in reference)
+        print(f"pytrec_eval on the same runs: largest |difference| in nDCG@10 / recall@100 = {worst:.2e}")
     print(json.dumps({k: str(v) for k, v in paths.items()}), file=sys.stderr)
     return 0
 

@@ -71,7 +71,8 @@ def fastembed_dir(model_dir: Path, max_length: int) -> Path:
         if (model_dir / name).exists() and not (view / name).exists():
             os.symlink((model_dir / name).resolve(), view / name)
     tok_config = json.loads((model_dir / "tokenizer_config.json").read_text())
-    tok_config["model_max_length"] = max_length
+    tok_config["model_max_length"] = max_length  # fastembed takes the smaller of these two keys
+    tok_config["max_length"] = max_length
     (view / "tokenizer_config.json").write_text(json.dumps(tok_config))
     return view
 

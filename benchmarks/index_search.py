@@ -182,7 +182,7 @@ def run_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namespac
         row = {"dataset": name, "index": label, "n": n, **stats, "disk_bytes": dir_bytes(path) if path else 0}
         row.update(resident_vector_bytes=resident, **extra)
         rows.append(row)
-        print(f"  {label:<34} " + ", ".join(f"{k2}={v}" for k2, v in row.items() if k2 not in ("dataset", "index")))
+        print(f"  {label:<52} " + ", ".join(f"{k2}={v}" for k2, v in row.items() if k2 not in ("dataset", "index")))
 
     exact = ExactIndex(path=str(work / "exact"), metric="cosine")
     stats = build(exact, X, exact.flush)

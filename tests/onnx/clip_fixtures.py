@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +189,15 @@ def save_tiny_checkpoint(kind: str, directory: Path, *, tokenizer: Any = None, s
     the highest token id, i.e. ``<|endoftext|>`` with the real BPE).
     """
     import torch
-    from transformers import (CLIPConfig, CLIPImageProcessor, CLIPModel, PreTrainedTokenizerFast, SiglipConfig,
-                              SiglipImageProcessor, SiglipModel)
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        PreTrainedTokenizerFast,
+        SiglipConfig,
+        SiglipImageProcessor,
+        SiglipModel,
+    )
 
     torch.manual_seed(seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -239,7 +246,7 @@ def clip_bpe_tokenizer(work_dir: Path) -> Any:
     return CLIPTokenizerFast(vocab_file=str(files[0]), merges_file=str(files[1]))
 
 
-@lru_cache(maxsize=None)
+@cache
 def exported_tiny(kind: str) -> tuple[Path, Path]:
     """(tiny checkpoint, its exported model directory), built once per test session."""
     from embedspec_onnx.clip.export import export_clip

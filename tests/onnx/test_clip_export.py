@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +12,7 @@ torch = pytest.importorskip("torch", reason="export needs torch (embedspec-onnx[
 pytest.importorskip("optimum.exporters.onnx", reason="export needs optimum-onnx (embedspec-onnx[export])")
 pytest.importorskip("onnxruntime", reason="the encoder needs onnxruntime (embedspec-onnx[cpu])")
 
-from clip_fixtures import (WHEEL_HINT, clip_bpe_tokenizer, exported_tiny, photo_like,  # noqa: E402
-                           sample_images, save_tiny_checkpoint)
-from PIL import Image  # noqa: E402
-
+from clip_fixtures import WHEEL_HINT, clip_bpe_tokenizer, exported_tiny, photo_like, sample_images, save_tiny_checkpoint  # noqa: E402
 from embedspec.errors import EmbedspecError  # noqa: E402
 from embedspec.testing import check_encoder  # noqa: E402
 from embedspec_onnx.clip import export as clip_export  # noqa: E402
@@ -23,6 +20,7 @@ from embedspec_onnx.clip.card import ClipModelCard  # noqa: E402
 from embedspec_onnx.clip.encoder import OnnxClipEncoder  # noqa: E402
 from embedspec_onnx.clip.images import decode_image  # noqa: E402
 from embedspec_onnx.clip.zeroshot import zero_shot, zero_shot_logits  # noqa: E402
+from PIL import Image  # noqa: E402
 
 pytestmark = pytest.mark.slow
 TEXTS = [
@@ -32,7 +30,7 @@ TEXTS = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference(kind: str):
     from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 

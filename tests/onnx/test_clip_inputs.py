@@ -13,10 +13,9 @@ pytest.importorskip("onnxruntime", reason="the encoder needs onnxruntime (embeds
 pytest.importorskip("torch", reason="the tiny test model is exported with torch (embedspec-onnx[export])")
 
 from clip_fixtures import exported_tiny, photo_like, sample_images  # noqa: E402
-from PIL import Image  # noqa: E402
-
 from embedspec_onnx.clip.encoder import OnnxClipConfig, OnnxClipEncoder  # noqa: E402
 from embedspec_onnx.clip.images import ImageInputError, decode_image, modality_of  # noqa: E402
+from PIL import Image  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -138,3 +137,40 @@ def test_config_validates_fields() -> None:
         OnnxClipConfig(model="m", high_bit_depth="round")
     with pytest.raises(ValidationError, match="extra"):
         OnnxClipConfig(model="m", modality="image")
+
+
+def test_model_directory_errors(tmp_path: Path) -> None:
+    from embedspec_onnx.card import ModelCard, ModelDirectoryError
+
+    with pytest.raises(ModelDirectoryError, match="expected hf://ORG/NAME"):
+        OnnxClipEncoder(model="hf://no-org").dim  # noqa: B018
+    with pytest.raises(ModelDirectoryError, match="does not exist"):
+        OnnxClipEncoder(model=str(tmp_path / "nowhere")).dim  # noqa: B018
+    ModelCard(name="minilm", family="minilm", dim=384).write(tmp_path)  # a text model directory
+    with pytest.raises(ModelDirectoryError, match="kind is 'text', this reader needs 'clip'"):
+        OnnxClipEncoder(model=str(tmp_path)).dim  # noqa: B018
+
+
+def test_hf_scheme_downloads_the_clip_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub cannot be reached here: snapshot_download is replaced by a local copy of an export."""
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    calls: list[dict[str, object]] = []
+
+    def fake_download(**kwargs: object) -> str:
+        calls.append(kwargs)
+        return str(exported_tiny("clip")[1])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    enc = OnnxClipEncoder(model="hf://someone/tiny-clip@v1")
+    assert enc.dim == 24 and enc.encode(["a dog", photo_like(40, 40)]).shape == (2, 24)
+    assert calls[0]["repo_id"] == "someone/tiny-clip" and calls[0]["revision"] == "v1"
+    assert {"embedspec.json", "text_model.onnx", "vision_model.onnx", "tokenizer.json"} <= set(calls[0]["allow_patterns"])
+
+    def offline(**kwargs: object) -> str:
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    from embedspec_onnx.card import ModelDirectoryError
+
+    with pytest.raises(ModelDirectoryError, match="cannot download hf://someone/tiny-clip .*unreachable"):
+        OnnxClipEncoder(model="hf://someone/tiny-clip").dim  # noqa: B018

@@ -11,10 +11,9 @@ pytest.importorskip("PIL", reason="Pillow is needed for image preprocessing (emb
 transformers = pytest.importorskip("transformers", reason="transformers is the reference (embedspec-onnx[export])")
 
 from clip_fixtures import photo_like, real_photos, sample_images  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
-
 from embedspec_onnx.clip.images import decode_image  # noqa: E402
 from embedspec_onnx.clip.preprocess import ImagePreprocessing, PreprocessingError, center_crop  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
 
 OPENAI_LEGACY = {  # openai/clip-vit-base-patch32's preprocessor_config.json, verbatim
     "crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
@@ -117,5 +116,7 @@ def test_unreproducible_configs_are_refused() -> None:
     with pytest.raises(PreprocessingError, match="longest_edge"):
         ImagePreprocessing.from_hf({"image_processor_type": "CLIPImageProcessor",
                                     "size": {"shortest_edge": 224, "longest_edge": 448}})
+    with pytest.raises(PreprocessingError, match="output size must not depend on the image"):
+        ImagePreprocessing.from_hf({"image_processor_type": "CLIPImageProcessor", "do_center_crop": False})
     with pytest.raises(PreprocessingError, match="image_mean must have 3"):
         ImagePreprocessing.from_hf({"image_processor_type": "CLIPImageProcessor", "image_mean": [0.5, 0.5]})

@@ -125,3 +125,20 @@ def test_cli_export_and_models(tiny_qwen2: Path, tmp_path: Path) -> None:
     assert (card.family, card.pooling, card.padding_side) == ("qwen3", "last-token", "left")
     again = runner.invoke(cli, ["export", str(tiny_qwen2), str(out)])
     assert again.exit_code != 0 and "exists and is not empty" in again.output
+
+
+def test_fp16_and_int8_graphs(tiny_qwen2: Path, tmp_path: Path) -> None:
+    from embedspec_onnx.export import export_model
+    from embedspec_onnx.quantization import INT8_METHODS, ffn_down_projections
+
+    out = tmp_path / "all-precisions"
+    card = export_model(tiny_qwen2, out, family="kalm", fp16=True, quantize="int8",
+                        int8_method="dynamic-ffn-fp32", int8_min_mean_cosine=0.9)
+    assert set(card.files) == {"model", "model_int8", "model_fp16", "tokenizer"}
+    assert card.export.int8_method == INT8_METHODS["dynamic-ffn-fp32"]
+    assert ffn_down_projections(out / "model.onnx") == ["/layers.0/mlp/down_proj/MatMul", "/layers.1/mlp/down_proj/MatMul"]
+    fp32 = OnnxTextEncoder(str(out), device="cpu").encode(TEXTS)
+    for precision, floor in (("fp16", 0.999), ("int8", 0.9)):
+        other = OnnxTextEncoder(str(out), device="cpu", precision=precision).encode(TEXTS)
+        assert other.dtype == np.float32
+        assert (fp32 * other).sum(axis=1).min() >= floor, precision

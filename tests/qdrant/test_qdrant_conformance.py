@@ -53,3 +53,22 @@ def test_importing_the_plugin_imports_no_qdrant_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "LOADED []" in out, out
     assert "{'type': 'qdrant-edge', 'path': '/nonexistent/x'}" in out
+
+
+@pytest.mark.parametrize(
+    ("module", "make", "extra"),
+    [
+        ("qdrant_edge", "QdrantEdgeIndex('/tmp/never-created', dim=4)", "embedspec-qdrant[edge]"),
+        ("qdrant_client", "QdrantIndex(location=':memory:', dim=4)", "embedspec-qdrant[client]"),
+    ],
+)
+def test_missing_library_names_the_extra(module, make, extra):
+    code = (
+        f"import sys; sys.modules[{module!r}] = None\n"
+        "from embedspec_qdrant.edge import QdrantEdgeIndex\n"
+        "from embedspec_qdrant.client import QdrantIndex\n"
+        f"index = {make}\n"
+        "try:\n    index.count()\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("PluginError") and f"pip install '{extra}'" in out, out

@@ -156,7 +156,7 @@ def test_encode_features_checks_names(fitted_unified) -> None:
     assert users.shape == (2, (2 + 1) * 4) and users.dtype == np.float32
 
 
-def test_output_features_encode_partial_records(fitted_unified, tmp_path) -> None:
+def test_output_features_encode_partial_records(fitted_unified, dataset, tmp_path) -> None:
     from pydantic import ValidationError
 
     fitted_unified.save(tmp_path / "state")
@@ -168,5 +168,8 @@ def test_output_features_encode_partial_records(fitted_unified, tmp_path) -> Non
     with pytest.raises(EmbedspecError, match="position 0 has unknown feature 'item'"):
         users.encode([{"user": 1, "item": "item-1"}])
     assert users.predict_proba([{"user": 1, "item": "item-1", "city": "c1", "tags": []}]).shape == (1,)
+    fitted_users = UnifiedEmbeddingEncoder(**{**params, "epochs": 1}, output_features=["user"])
+    fitted_users.fit(dataset[0][:2000], dataset[1][:2000])  # the model still reads every feature
+    assert fitted_users.w1_.shape[0] == fitted_unified.w1_.shape[0] and fitted_users.dim == 8
     with pytest.raises(ValidationError, match="output_features must name configured features"):
         UnifiedEmbeddingEncoder(**params, output_features=["age"]).config()

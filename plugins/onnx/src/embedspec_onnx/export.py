@@ -121,6 +121,7 @@ def export_model(
         card.write(tmp)
         if out.exists():
             shutil.rmtree(out)
+        tmp.chmod(0o755)  # mkdtemp made it private
         tmp.rename(out)
     finally:
         if tmp.exists():

@@ -125,11 +125,7 @@ class RecordEmbeddingEncoder(BaseEncoder):
         if features is not None:
             specs = {name: spec for name, spec in specs.items() if name in features}
         columns = parse_records(records, specs, self._fingerprints)
-        layout = layout or self._layout()
-        return Lookups(
-            [col.map(layout.rows(name, col.values)) for name, col in columns.items()],
-            [spec.pooling for spec in specs.values()],
-        )
+        return _to_lookups(columns, specs, layout or self._layout())
 
     # ---- training --------------------------------------------------------------------------
     def fit(
@@ -154,15 +150,13 @@ class RecordEmbeddingEncoder(BaseEncoder):
             records, y = [records[i] for i in perm[n_val:]], y[perm[n_val:]]
         columns = parse_records(records, cfg.features, self._fingerprints)
         layout = self._layout(columns)
-        lookups = Lookups(
-            [col.map(layout.rows(name, col.values)) for name, col in columns.items()],
-            [spec.pooling for spec in cfg.features.values()],
-        )
+        lookups = _to_lookups(columns, cfg.features, layout)
         val = None
         if validation is not None:
             val_records = list(validation[0])
             val = (self._lookups(val_records, layout), _binary_targets(validation[1], len(val_records), "validation targets"))
-        params = init_params(layout.num_rows, cfg.chunk_dim, self.dim, cfg.head, cfg.hidden, cfg.init_scale, rng)
+        dim = sum(spec.num_chunks for spec in cfg.features.values()) * cfg.chunk_dim  # all features, not outputs
+        params = init_params(layout.num_rows, cfg.chunk_dim, dim, cfg.head, cfg.hidden, cfg.init_scale, rng)
         params, history, best_epoch = train(
             params, lookups, y, val, optimizer=cfg.optimizer, learning_rate=cfg.learning_rate, l2=cfg.l2,
             epochs=cfg.epochs, patience=cfg.patience, batch_size=cfg.batch_size, rng=rng,
@@ -270,6 +264,14 @@ class HashingTrickEncoder(RecordEmbeddingEncoder):
     """Baseline: one shared table, one probe per value, no per-feature salt."""
 
     layout_kind = "hashing-trick"
+
+
+def _to_lookups(columns: Mapping[str, Ragged], specs: Mapping[str, FeatureConfig], layout: Any) -> Lookups:
+    """Table rows of parsed columns under ``layout``."""
+    return Lookups(
+        [col.map(layout.rows(name, col.values)) for name, col in columns.items()],
+        [specs[name].pooling for name in columns],
+    )
 
 
 def _binary_targets(targets: Any, n: int, what: str) -> np.ndarray:

@@ -10,12 +10,13 @@ A CLIP/SigLIP directory holds::
 
 Two graphs rather than one: each tower runs alone (a text query never pays for the vision tower),
 and batch sizes differ per tower. The graphs output the projected, *unnormalized* features
-(``get_text_features`` / ``get_image_features``); the encoder normalizes.
+(``get_text_features`` / ``get_image_features``); the encoder normalizes. Pooling happens inside
+the graphs, so the text-encoder fields ``pooling``, ``padding_side`` and ``output_name`` are unused.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -57,6 +58,17 @@ class ClipModelCard(ModelCard):
     activation: Literal["softmax", "sigmoid"] = "softmax"
     zero_shot_template: str = TEMPLATES["clip"]
     files: dict[str, str] = Field(default_factory=lambda: dict(CLIP_FILES))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check_kind_first(cls, data: Any) -> Any:
+        kind = data.get("kind") if isinstance(data, dict) else None
+        if kind is not None and kind != cls.KIND:
+            raise ValueError(
+                f"kind is {kind!r}, this reader needs {cls.KIND!r}: onnx-clip reads CLIP/SigLIP directories "
+                "(use the onnx-text encoder for text models)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _check_clip(self) -> ClipModelCard:

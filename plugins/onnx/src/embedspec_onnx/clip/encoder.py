@@ -15,17 +15,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import Field
-
 from embedspec.base import BaseEncoder, batched, l2_normalize
 from embedspec.protocols import ROLES, Role
 from embedspec.registry import ComponentConfig
+from pydantic import Field
 
 from ..card import ModelDirectoryError
-from ..runtime import applied_device, create_session, require
+from ..runtime import applied_device, create_session, physical_cores, require
 from ..tokenization import Batch, TextTokenizer
 from .card import CLIP_FILES, ClipModelCard
-from .images import DEFAULT_MAX_PIXELS, SUPPORTED, HighBitDepth, check_array, decode_images, modality_of
+from .images import (
+    DEFAULT_MAX_PIXELS,
+    SUPPORTED,
+    HighBitDepth,
+    ImageInputError,
+    check_array,
+    decode_images,
+    modality_of,
+)
 
 HF_SCHEME = "hf://"
 _HUB_PATTERNS = ["embedspec.json", *CLIP_FILES.values()]
@@ -119,8 +126,6 @@ class OnnxClipEncoder(BaseEncoder):
             if kind == "image" and hasattr(item, "dtype"):
                 check_array(item, i)
             elif isinstance(item, os.PathLike) and not Path(os.fspath(item)).is_file():
-                from .images import ImageInputError
-
                 raise ImageInputError(f"image at position {i}: no such file {os.fspath(item)!r}", i)
 
     # ---- encoding -------------------------------------------------------------------------
@@ -147,14 +152,26 @@ class OnnxClipEncoder(BaseEncoder):
         texts = [i for i, x in enumerate(items) if isinstance(x, str)]
         images = [i for i, x in enumerate(items) if not isinstance(x, str)]
         if texts:
-            out[texts] = self.encode_texts([items[i] for i in texts], batch_size=batch_size)
+            out[texts] = self.text_features([items[i] for i in texts], batch_size=batch_size)
         for chunk in batched(images, batch_size):
-            decoded = decode_images([items[i] for i in chunk], chunk, max_pixels=self.max_image_pixels,
-                                    high_bit_depth=self.high_bit_depth)
-            out[list(chunk)] = self._run_vision(decoded)
+            out[list(chunk)] = self.image_features([items[i] for i in chunk], positions=chunk)
         return l2_normalize(out) if self.normalize else out
 
-    def encode_texts(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+    def image_features(self, images: Sequence[Any], *, positions: Sequence[int] | None = None) -> np.ndarray:
+        """``(n, dim) float32`` unnormalized image features (``get_image_features``) of one batch.
+
+        Decoding and preprocessing run on ``threads`` threads; errors name ``positions`` (default 0..n-1).
+        """
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        positions = list(range(len(images))) if positions is None else list(positions)
+        pixels = decode_images(images, positions, max_pixels=self.max_image_pixels, high_bit_depth=self.high_bit_depth,
+                               transform=self.card.image.one, workers=self.threads or physical_cores())
+        session = self.session("vision_model")
+        (vectors,) = session.run([self.card.image_output], {session.get_inputs()[0].name: np.stack(pixels)})
+        return np.asarray(vectors, dtype=np.float32)
+
+    def text_features(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         """``(n, dim) float32`` unnormalized text features (``get_text_features``)."""
         self.warm_up()
         card, session = self.card, self.session("text_model")
@@ -179,17 +196,6 @@ class OnnxClipEncoder(BaseEncoder):
                 ids[r, : len(tokens)] = tokens
                 mask[r, : len(tokens)] = 1
             yield Batch(positions=np.asarray(rows), input_ids=ids, attention_mask=mask)
-
-    def _run_vision(self, images: list[Any]) -> np.ndarray:
-        card, session = self.card, self.session("vision_model")
-        name = session.get_inputs()[0].name
-        if card.image.output_size is None:  # per-image shapes: run one at a time
-            return np.concatenate([self._run_vision_array(session, name, card.image([im])) for im in images])
-        return self._run_vision_array(session, name, card.image(images))
-
-    def _run_vision_array(self, session: Any, name: str, pixels: np.ndarray) -> np.ndarray:
-        (vectors,) = session.run([self.card.image_output], {name: pixels})
-        return np.asarray(vectors, dtype=np.float32)
 
 
 def resolve_clip(model: str) -> tuple[Path, ClipModelCard]:

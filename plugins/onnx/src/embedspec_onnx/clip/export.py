@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from embedspec.errors import EmbedspecError
 
 from ..card import ExportInfo
@@ -53,12 +52,14 @@ def export_clip(
     opset: int | None = None,
     atol: float = 1e-4,
     overwrite: bool = False,
+    name: str | None = None,
     texts: Sequence[str] | None = None,
     images: Sequence[Any] | None = None,
 ) -> ClipModelCard:
     """Export checkpoint ``src`` (local folder or hub id) to model directory ``out``; return its card.
 
-    Raises ``ExportVerificationError`` (writing nothing) when any text or image embedding differs
+    ``name`` is recorded in ``embedspec.json`` (default: ``src``). ``texts``/``images`` replace the
+    verification samples. Raises ``ExportVerificationError`` (writing nothing) when any text or image embedding differs
     from ``get_text_features`` / ``get_image_features`` by more than ``atol``.
     """
     torch = require("torch")
@@ -75,7 +76,7 @@ def export_clip(
         )
     tokenizer = load_tokenizer(transformers, src)
     processor = transformers.AutoImageProcessor.from_pretrained(str(src), use_fast=False)
-    card = make_card(model, tokenizer, processor, name=str(src))
+    card = make_card(model, tokenizer, processor, name=name or str(src))
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.export-", dir=out.parent) as tmp_name:
         tmp = Path(tmp_name)
@@ -99,6 +100,13 @@ def export_clip(
         tmp.rename(out)
         tmp.mkdir()  # TemporaryDirectory removes it on exit
     return card
+
+
+def checkpoint_family(src: str | Path) -> str | None:
+    """``"clip"`` / ``"siglip"`` when ``src`` (folder or hub id) is one, else None: for CLI dispatch."""
+    transformers = require("transformers")
+    model_type = transformers.AutoConfig.from_pretrained(str(src)).model_type
+    return model_type if model_type in FAMILIES else None
 
 
 def load_tokenizer(transformers: Any, src: str | Path) -> Any:
@@ -149,9 +157,6 @@ def make_card(model: Any, tokenizer: Any, processor: Any, *, name: str) -> ClipM
         logit_bias=float(model.logit_bias.item()) if siglip else None,
         activation="sigmoid" if siglip else "softmax",
         zero_shot_template=TEMPLATES[family],
-        pooling="last-token" if siglip else "cls",
-        padding_side="left" if siglip else "right",
-        output_name="text_embeds",
     )
 
 
@@ -210,10 +215,9 @@ def verify(
     images: Sequence[Any] | None = None,
 ) -> float:
     """Max abs difference between ``OnnxClipEncoder`` (unnormalized) and transformers' features."""
+
     from .encoder import OnnxClipEncoder
     from .images import decode_image
-
-    import torch
 
     card = ClipModelCard.read(directory)
     texts = list(texts or SAMPLE_TEXTS)

@@ -16,9 +16,8 @@ from math import ceil
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from embedspec.errors import EmbedspecError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Pillow resampling filters by their transformers/Pillow integer codes.
 RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
@@ -41,9 +40,9 @@ class ImagePreprocessing(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # Optional steps default to None (= skipped), so the JSON written without nulls reads back equal.
-    resize: Literal["shortest_edge", "exact", "none"] = "shortest_edge"
+    resize: Literal["shortest_edge", "exact", "none"] = "exact"
     #: ``shortest_edge``: length of the short side after resizing; ``exact``: (height, width).
-    size: tuple[int, ...] = (224,)
+    size: tuple[int, ...] = (224, 224)
     resample: int = Field(3, ge=0, le=5, description="Pillow filter code: 3 bicubic, 2 bilinear...")
     crop: tuple[int, int] | None = None
     rescale_factor: float | None = None
@@ -62,6 +61,11 @@ class ImagePreprocessing(BaseModel):
             raise ValueError("mean and std must be given together")
         if self.std is not None and min(self.std) <= 0:
             raise ValueError(f"std must be positive, got {self.std}")
+        if self.crop is None and self.resize != "exact":
+            raise ValueError(
+                "the output size must not depend on the image (crop, or resize to an exact size): "
+                "the vision tower's position embeddings take one size"
+            )
         return self
 
     # ---- from a Hugging Face processor configuration ---------------------------------------
@@ -91,37 +95,31 @@ class ImagePreprocessing(BaseModel):
             mean = _triple(config.get("image_mean", default_mean), "image_mean")
             std = _triple(config.get("image_std", default_std), "image_std")
         rescale = float(config.get("rescale_factor", 1 / 255)) if config.get("do_rescale", True) else None
-        return cls(
-            resize=resize,  # type: ignore[arg-type]
-            size=sizes,
-            resample=int(config.get("resample", 3)),
-            crop=crop,
-            rescale_factor=rescale,
-            mean=mean,
-            std=std,
-            processor=kind or "CLIPImageProcessor",
-        )
+        try:
+            return cls(
+                resize=resize,  # type: ignore[arg-type]
+                size=sizes,
+                resample=int(config.get("resample", 3)),
+                crop=crop,
+                rescale_factor=rescale,
+                mean=mean,
+                std=std,
+                processor=kind or "CLIPImageProcessor",
+            )
+        except ValueError as exc:
+            raise PreprocessingError(f"image processor configuration not reproducible: {exc}") from None
 
     # ---- applying it -----------------------------------------------------------------------
     @property
-    def output_size(self) -> tuple[int, int] | None:
-        """(height, width) of every output, or None when it depends on the input's aspect ratio."""
-        if self.crop is not None:
-            return self.crop
-        if self.resize == "exact":
-            return (self.size[0], self.size[1])
-        return None
+    def output_size(self) -> tuple[int, int]:
+        """(height, width) of every output."""
+        return self.crop if self.crop is not None else (self.size[0], self.size[1])
 
     def __call__(self, images: Sequence[Any]) -> np.ndarray:
-        """``(n, 3, H, W) float32`` pixel values of decoded RGB Pillow images (same H, W for all)."""
-        arrays = [self.one(image) for image in images]
-        shapes = {a.shape for a in arrays}
-        if len(shapes) > 1:
-            raise PreprocessingError(
-                f"preprocessing gives images of different shapes {sorted(shapes)}: the processor has no "
-                "crop and resizes the shortest edge only; encode these images one at a time"
-            )
-        return np.stack(arrays) if arrays else np.zeros((0, 3, *(self.output_size or (0, 0))), np.float32)
+        """``(n, 3, H, W) float32`` pixel values of decoded RGB Pillow images."""
+        if not images:
+            return np.zeros((0, 3, *self.output_size), dtype=np.float32)
+        return np.stack([self.one(image) for image in images])
 
     def one(self, image: Any) -> np.ndarray:
         """``(3, H, W) float32`` pixel values of one decoded RGB Pillow image."""

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from embedspec.base import l2_normalize
 
 from .encoder import OnnxClipEncoder
@@ -35,7 +34,7 @@ def label_embeddings(
         if "{}" not in t:
             raise ValueError(f"template {t!r} has no '{{}}' where the label goes")
     prompts = [t.format(label) for label in labels for t in templates]
-    vectors = l2_normalize(encoder.encode_texts(prompts)).reshape(len(labels), len(templates), -1)
+    vectors = l2_normalize(encoder.text_features(prompts)).reshape(len(labels), len(templates), -1)
     return l2_normalize(vectors.mean(axis=1)) if len(templates) > 1 else vectors[:, 0]
 
 
