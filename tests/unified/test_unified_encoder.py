@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import FEATURES
 from embedspec.errors import EmbedspecError
 from embedspec.plugins import get_registry
 from embedspec.testing import check_encoder
@@ -15,6 +14,7 @@ from embedspec_unified import (
     log_loss,
     roc_auc,
 )
+from unified_synthetic import FEATURES
 
 CLASSES = [UnifiedEmbeddingEncoder, PerFeatureEmbeddingEncoder, HashingTrickEncoder]
 SMALL = dict(features=FEATURES, rows=256, chunk_dim=4, epochs=2)
@@ -101,6 +101,9 @@ def test_save_load_round_trip_is_exact(cls, dataset, tmp_path) -> None:
     with pytest.raises(EmbedspecError, match="another encoder type or config|no feature_buckets_"):
         mismatched.load(tmp_path / "state")
     assert not mismatched.is_fitted  # a refused state leaves nothing behind
+    wider = cls(**{**SMALL, "head": enc.head, "features": {**FEATURES, "city": {"num_chunks": 2}}})
+    with pytest.raises(EmbedspecError, match="saved head reads 24 inputs; these features give 28"):
+        wider.load(tmp_path / "state")
 
 
 def _target_mean_auc(train, y_train, test, y_test, feature) -> float:

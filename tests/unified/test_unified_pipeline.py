@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import FEATURES
+from unified_synthetic import FEATURES
 
 
 def test_listing_components_imports_no_heavy_library() -> None:

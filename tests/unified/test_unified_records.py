@@ -18,6 +18,11 @@ def test_parse_records_builds_ragged_columns() -> None:
     assert cols["user"].single and cols["user"].values[0] == cols["user"].values[2]
     assert cols["tags"].offsets.tolist() == [0, 2, 2, 3] and not cols["tags"].single
     assert cols["tags"].values[0] == cols["tags"].values[2]  # a lone scalar is a one-value list
+    arrays = parse_records([{"user": np.int64(1), "tags": np.array(["a", "b"])}], FEATS)
+    assert arrays["tags"].values.tolist() == cols["tags"].values[:2].tolist()
+    assert arrays["user"].values[0] == cols["user"].values[0]
+    with pytest.raises(RecordValueTypeError, match="position 0: the value of feature 'user' is datetime64"):
+        parse_records([{"user": np.datetime64("2020-01-01"), "tags": []}], FEATS)
     taken = cols["tags"].take(np.array([2, 1, 0]))
     assert taken.offsets.tolist() == [0, 1, 1, 3]
     assert taken.values.tolist() == cols["tags"].values[[2, 0, 1]].tolist()

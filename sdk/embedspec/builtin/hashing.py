@@ -66,7 +66,7 @@ class HashingEncoderConfig(ComponentConfig):
         return self
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
+def splitmix64(h: np.ndarray) -> np.ndarray:
     """SplitMix64 finalizer on ``uint64`` arrays (wrapping arithmetic)."""
     h = h ^ (h >> np.uint64(30))
     h = h * np.uint64(0xBF58476D1CE4E5B9)
@@ -143,10 +143,10 @@ class HashingEncoder(BaseEncoder):
             count = len(flat) - size + 1
             h = base[:count].copy()
             for j in range(1, size):
-                h = _mix(h * _PRIME + base[j : j + count])
+                h = splitmix64(h * _PRIME + base[j : j + count])
             same_doc = docs[:count] == docs[size - 1 : size - 1 + count]
             doc_parts.append(docs[:count][same_doc])
-            hash_parts.append(_mix(h[same_doc] ^ self._tag(1, size)))
+            hash_parts.append(splitmix64(h[same_doc] ^ self._tag(1, size)))
         return _concat(doc_parts, np.int64), _concat(hash_parts, np.uint64)
 
     def _char_features(self, tokens: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +174,7 @@ class HashingEncoder(BaseEncoder):
             for j in range(size):
                 h = h * _PRIME + chars[j : j + count] + np.uint64(1)
             doc_parts.append(docs[:count][ok])
-            hash_parts.append(_mix(h[ok] ^ self._tag(2, size)))
+            hash_parts.append(splitmix64(h[ok] ^ self._tag(2, size)))
         return _concat(doc_parts, np.int64), _concat(hash_parts, np.uint64)
 
     def _bucket(self, docs: np.ndarray, hashes: np.ndarray, n: int) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -70,7 +71,8 @@ class OnnxTextEncoder(BaseEncoder):
         self.precision = precision
         self.threads = threads
         self.batch_size = batch_size
-        self._resolved: tuple[Any, ModelCard] | None = None
+        self._card: ModelCard | None = None
+        self._model_dir: Path | None = None
 
     # ``dim`` is both the parameter (Matryoshka truncation, None = full) and the protocol's output
     # size; reading it gives the output size, so a described spec block states it explicitly.
@@ -84,31 +86,32 @@ class OnnxTextEncoder(BaseEncoder):
 
     @property
     def card(self) -> ModelCard:
-        """The model card with this encoder's overrides applied."""
-        if self._resolved is None:
-            self._resolved = resolve(self.model)
-        directory, card = self._resolved
-        changes: dict[str, Any] = {
-            k: v
-            for k, v in (
-                ("pooling", self.pooling), ("normalize", self.normalize),
-                ("query_prompt", self.query_prompt), ("document_prompt", self.document_prompt),
-                ("max_length", self.max_length), ("padding_side", self.padding_side),
-            )
-            if v is not None
-        }
-        if self.pooling == "last-token" and self.padding_side is None:
-            changes["padding_side"] = "left"
-        return card.replace(**changes) if changes else card
+        """The model card with this encoder's overrides applied (resolved once; hf:// downloads)."""
+        if self._card is None:
+            directory, card = resolve(self.model)
+            changes: dict[str, Any] = {
+                k: v
+                for k, v in (
+                    ("pooling", self.pooling), ("normalize", self.normalize),
+                    ("query_prompt", self.query_prompt), ("document_prompt", self.document_prompt),
+                    ("max_length", self.max_length), ("padding_side", self.padding_side),
+                )
+                if v is not None
+            }
+            if self.pooling == "last-token" and self.padding_side is None:
+                changes["padding_side"] = "left"
+            self._card = card.replace(**changes) if changes else card
+            self._model_dir = directory
+        return self._card
 
     @property
-    def model_dir(self) -> Any:
-        self.card  # noqa: B018 - resolves (downloads hf://) once
-        return self._resolved[0]  # type: ignore[index]
+    def model_dir(self) -> Path:
+        """The local directory holding the model's files."""
+        self.card  # noqa: B018 - resolves once, setting _model_dir
+        return self._model_dir  # type: ignore[return-value]
 
     def _warm_up(self) -> None:
         card, directory = self.card, self.model_dir
-        self._card = card
         self._session = create_session(card.graph_file(directory, self.precision), device=self.device,
                                        threads=self.threads)
         self._input_names = [i.name for i in self._session.get_inputs()]
@@ -148,7 +151,7 @@ class OnnxTextEncoder(BaseEncoder):
         return self._encode_sorted(list(inputs), role, self.batch_size)
 
     def _encode_sorted(self, texts: list[str], role: Role, batch_size: int) -> np.ndarray:
-        card = self._card
+        card = self.card
         prompt = card.prompt(role)
         if prompt:
             texts = [prompt + t for t in texts]
@@ -163,6 +166,6 @@ class OnnxTextEncoder(BaseEncoder):
     def count_tokens(self, texts: Sequence[str], *, role: Role = "document") -> int:
         """Tokens the model sees for ``texts`` (after prompt and truncation)."""
         self.warm_up()
-        prompt = self._card.prompt(role)
+        prompt = self.card.prompt(role)
         return self._tokenizer.count_tokens([prompt + t for t in texts])
 

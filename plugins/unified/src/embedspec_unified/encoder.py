@@ -235,6 +235,12 @@ class RecordEmbeddingEncoder(BaseEncoder):
             )
         if ("w1_" in arrays) != (cfg.head == "mlp"):
             raise EmbedspecError(f"saved state is for another head than head={cfg.head!r}")
+        head_in = arrays["w1_" if cfg.head == "mlp" else "w2_"].shape[0]
+        full_dim = sum(spec.num_chunks for spec in cfg.features.values()) * cfg.chunk_dim
+        if head_in != full_dim:
+            raise EmbedspecError(
+                f"saved head reads {head_in} inputs; these features give {full_dim} (other features or num_chunks?)"
+            )
         if self.layout_kind == "per-feature" and not values.get("feature_buckets_"):
             raise EmbedspecError("saved state has no feature_buckets_: it was not saved by per-feature-embedding")
         self._clear_state()

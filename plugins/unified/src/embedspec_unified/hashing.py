@@ -15,16 +15,16 @@ import math
 from typing import Any
 
 import numpy as np
-from embedspec.builtin.hashing import _mix as splitmix64
+from embedspec.builtin.hashing import splitmix64
 
 __all__ = ["fingerprint", "is_categorical", "salt", "bucket", "splitmix64"]
 
-_SCALARS = (str, bytes, bool, int, float, np.generic, type(None))
+_SCALARS = (str, bytes, bool, int, float, type(None), np.bool_, np.integer, np.floating, np.str_, np.bytes_)
 
 
 def is_categorical(value: Any) -> bool:
-    """Whether ``value`` can be a categorical value (str, bytes, bool, int, float, None, numpy scalar)."""
-    return isinstance(value, _SCALARS) and not (isinstance(value, np.generic) and value.dtype == object)
+    """Whether ``value`` can be a categorical value (str, bytes, bool, int, float, None or their numpy scalars)."""
+    return isinstance(value, _SCALARS)
 
 
 def _key(value: Any) -> bytes:

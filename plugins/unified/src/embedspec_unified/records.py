@@ -103,14 +103,14 @@ def _diagnose_keys(rec: Mapping[str, Any], wanted: set[str], features: Mapping[s
     if unknown:
         raise RecordError(
             f"record at position {i} has unknown feature {unknown[0]!r}; "
-            f"the configured features are {', '.join(repr(f) for f in features)}",
+            f"the expected features are {', '.join(repr(f) for f in features)}",
             position=i,
             feature=str(unknown[0]),
         )
     missing = [f for f in features if f not in rec]
     raise RecordError(
         f"record at position {i} is missing feature {missing[0]!r} "
-        f"(every record needs all configured features; use an empty list for a multi-valued one)",
+        f"(every record needs all expected features; use an empty list for a multi-valued one)",
         position=i,
         feature=missing[0],
     )
