@@ -46,6 +46,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=REPO / "runs" / "index-search")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "index_search.json")
     p.add_argument("--merge", action="store_true", help="keep the other datasets' rows already in --out")
+    p.add_argument("--resize", action="store_true", help="only re-measure disk sizes of the shards in --workdir")
+    p.add_argument(
+        "--recheck",
+        action="store_true",
+        help="only re-time single-query latency of exact vs the closed qdrant-edge shards in --workdir, back to back",
+    )
     return p.parse_args()
 
 
@@ -200,15 +206,18 @@ def run_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namespac
             edge.use_quantizer(BinaryQuantizer(rescore=True, oversampling=options["quantization_oversampling"]))
             stats = build(edge, X, edge.optimize)
         stats |= measure(edge, Q, truth, k, args.latency_queries)
-        parts = qdrant_parts(work / folder)
         quantized = options.get("quantization") is not None
-        resident = parts["hnsw_graph"] + (parts["quantized"] if quantized else parts["float_vectors"])
         extra = {"originals": "on disk (memory-mapped), read for rescoring"} if quantized else {}
-        record(label, len(X), stats, work / folder, resident, parts=parts, options=options, **extra)
+        ef_rows = []
         for ef in sweep[-efs:] if efs else []:
             edge.search_ef = ef
-            record(f"{label} search_ef={ef}", len(X), measure(edge, Q, truth, k, args.latency_queries), None, resident)
-        edge.close()
+            ef_rows.append((ef, measure(edge, Q, truth, k, args.latency_queries)))
+        edge.close()  # sizes after close: the WAL is trimmed and the emptied appendable segment released
+        parts = qdrant_parts(work / folder)
+        resident = parts["hnsw_graph"] + (parts["quantized"] if quantized else parts["float_vectors"])
+        record(label, len(X), stats, work / folder, resident, parts=parts, options=options, **extra)
+        for ef, ef_stats in ef_rows:
+            record(f"{label} search_ef={ef}", len(X), ef_stats, None, resident)
 
     n_c = min(args.client_n, len(X))
     Xc, Qc = X[:n_c], Q[: args.client_queries]
@@ -257,8 +266,60 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def resize(args: argparse.Namespace) -> None:
+    """Re-measure ``disk_bytes`` / ``parts`` of qdrant-edge rows from the closed shards in ``--workdir``."""
+    results = json.loads(args.out.read_text(encoding="utf-8"))
+    folders = {label: folder for label, folder, _, _ in EDGE_VARIANTS}
+    for row in results["rows"]:
+        folder = folders.get(row["index"])
+        if folder is None:
+            continue
+        path = args.workdir / row["dataset"] / folder
+        parts = qdrant_parts(path)
+        quantized = row.get("options", {}).get("quantization") is not None
+        resident = parts["hnsw_graph"] + (parts["quantized"] if quantized else parts["float_vectors"])
+        row.update(disk_bytes=dir_bytes(path), parts=parts, resident_vector_bytes=resident)
+        for other in results["rows"]:
+            if other["dataset"] == row["dataset"] and other["index"].startswith(row["index"] + " search_ef="):
+                other["resident_vector_bytes"] = resident
+    results["resized_after_close"] = True
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_table(results["rows"])
+
+
+def recheck(args: argparse.Namespace) -> None:
+    """Single-query p50/p95 of ``exact`` and each closed qdrant-edge shard, timed back to back now."""
+    from embedspec.builtin.exact import ExactIndex
+    from embedspec_qdrant.edge import QdrantEdgeIndex
+
+    results = json.loads(args.out.read_text(encoding="utf-8"))
+    makers = {"random": random_dataset, "scifact": scifact_dataset}
+    out = []
+    for name in [d for d in args.datasets.split(",") if d]:
+        X, Q, _ = makers[name](args)
+        truth = ground_truth(X, Q[: args.latency_queries], args.k)
+        exact = ExactIndex(metric="cosine")
+        exact.upsert(list(range(len(X))), X)
+        indexes = [("exact", exact)] + [
+            (label, QdrantEdgeIndex(str(args.workdir / name / folder))) for label, folder, _, _ in EDGE_VARIANTS
+        ]
+        for label, index in indexes:
+            stats = measure(index, Q[: args.latency_queries], truth, args.k, args.latency_queries)
+            index.close()
+            out.append({"dataset": name, "index": label, "p50_ms": stats["p50_ms"], "p95_ms": stats["p95_ms"]})
+            print(f"{name:<8} {label:<52} p50 {stats['p50_ms']:>8.2f} ms  p95 {stats['p95_ms']:>8.2f} ms")
+    results["latency_recheck"] = {"rows": out, "load_average": os.getloadavg()}
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     args = parse_args()
+    if args.recheck:
+        recheck(args)
+        return
+    if args.resize:
+        resize(args)
+        return
     started = time.time()
     results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "machine": machine(), "datasets": {}}
     rows: list[dict[str, Any]] = []

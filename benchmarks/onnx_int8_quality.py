@@ -1,6 +1,7 @@
 """int8 vs fp32 quality of embedspec-onnx on SciFact: cosine per document and nDCG@10 (exact search).
 
     python benchmarks/onnx_int8_quality.py                 # whole corpus (5,183 docs), 300 test queries
+    python benchmarks/onnx_int8_quality.py --subset 1500   # test queries' relevant docs + random others
     python benchmarks/onnx_int8_quality.py --int8-file model_int8_variant.onnx   # try another int8 graph
 
 Vectors are cached under runs/onnx-quality/ (keyed by graph file and size). Writes
@@ -58,20 +59,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", default=str(REPO / "models" / "all-MiniLM-L6-v2"))
     parser.add_argument("--int8-file", default=None, help="an int8 graph in the model directory (default: the card's)")
-    parser.add_argument("--limit", type=int, default=0, help="documents (0 = all); nDCG needs all")
+    parser.add_argument("--subset", type=int, default=0,
+                        help="documents: the test queries' relevant ones plus seeded random others up to "
+                        "this many (0 = the whole corpus); nDCG@10 is then over that sub-corpus")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "onnx_int8_quality.json"))
     args = parser.parse_args()
     model_dir = ensure_minilm(args.model_dir)
     corpus = [json.loads(line) for line in (DATA / "corpus.jsonl").open(encoding="utf-8")]
-    if args.limit:
-        corpus = corpus[: args.limit]
-    doc_ids = [d["_id"] for d in corpus]
-    docs = [(d["title"] + " " + d["text"]).strip() for d in corpus]
     queries = {q["_id"]: q["text"] for q in map(json.loads, (DATA / "queries.jsonl").open(encoding="utf-8"))}
     qrels: dict[str, dict[str, int]] = {}
     with (DATA / "qrels" / "test.tsv").open() as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
             qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    if args.subset:
+        relevant = {d for rel in qrels.values() for d in rel}
+        others = [i for i, d in enumerate(corpus) if d["_id"] not in relevant]
+        rng = np.random.default_rng(0)
+        keep = {i for i, d in enumerate(corpus) if d["_id"] in relevant}
+        keep |= set(rng.choice(others, max(0, args.subset - len(keep)), replace=False).tolist())
+        corpus = [corpus[i] for i in sorted(keep)]
+    doc_ids = [d["_id"] for d in corpus]
+    docs = [(d["title"] + " " + d["text"]).strip() for d in corpus]
     query_ids = sorted(qrels, key=lambda q: int(q))
     query_texts = [queries[q] for q in query_ids]
 
@@ -85,7 +93,8 @@ def main() -> None:
         card.replace(files={**card.files, "model_int8": args.int8_file}).write(model_dir)
         int8_key = Path(args.int8_file).stem
     try:
-        report: dict[str, object] = {"model_dir": str(model_dir), "int8_graph": int8_key, "documents": len(docs)}
+        report: dict[str, object] = {"model_dir": str(model_dir), "int8_graph": int8_key, "documents": len(docs),
+                                     "corpus": "subset: relevant + random" if args.subset else "whole corpus"}
         vec = {}
         for name, enc in (("fp32", fp32), (int8_key, int8)):
             vec[name] = (encode_cached(enc, docs, "document", name), encode_cached(enc, query_texts, "query", name))
@@ -96,9 +105,8 @@ def main() -> None:
         report["cosine_documents"] = {"mean": float(cos_docs.mean()), "min": float(cos_docs.min()),
                                       "p01": float(np.quantile(cos_docs, 0.01))}
         report["cosine_queries"] = {"mean": float(cos_queries.mean()), "min": float(cos_queries.min())}
-        if not args.limit:
-            report["ndcg@10"] = {"fp32": ndcg_at_10(q32 @ d32.T, doc_ids, query_ids, qrels),
-                                 "int8": ndcg_at_10(q8 @ d8.T, doc_ids, query_ids, qrels)}
+        report["ndcg@10"] = {"fp32": ndcg_at_10(q32 @ d32.T, doc_ids, query_ids, qrels),
+                             "int8": ndcg_at_10(q8 @ d8.T, doc_ids, query_ids, qrels)}
     finally:
         if args.int8_file:
             card.write(model_dir)

@@ -103,16 +103,17 @@ def markdown_table(results: Sequence[RetrievalResult], metric: str = "ndcg@10") 
 
 
 def _label_lifts(points: Sequence[tuple[float, float]]) -> list[int]:
-    """How many label lines to raise each point's label so that nearby labels do not overlap."""
+    """Label lines to move each point's label up (or down, when negative) so that nearby labels do not overlap."""
     xs = [math.log2(max(x, 1e-9)) for x, _ in points]
     ys = [y for _, y in points]
     span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
     placed: list[tuple[float, float]] = []
     lifts = []
     for x, y in zip(xs, ys):
-        nx, ny, lift = (x - min(xs)) / span_x, (y - min(ys)) / span_y, 0
-        while any(abs(nx - px) < 0.2 and abs(ny + 0.031 * lift - py) < 0.04 for px, py in placed):
-            lift += 1
+        nx, ny = (x - min(xs)) / span_x, (y - min(ys)) / span_y
+        for lift in (0, 1, -1, 2, -2, 3, -3, 4, -4):  # above the point first, then below, alternating
+            if not any(abs(nx - px) < 0.2 and abs(ny + 0.031 * lift - py) < 0.04 for px, py in placed):
+                break
         placed.append((nx, ny + 0.031 * lift))
         lifts.append(lift)
     return lifts

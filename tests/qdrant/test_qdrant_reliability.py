@@ -28,6 +28,7 @@ def _ids(n: int) -> list:
 
 
 @pytest.mark.parametrize("kind", ["edge", "local"])
+@pytest.mark.slow
 def test_close_and_reopen_keeps_count_and_results(tmp_path, kind):
     n = 3000 if kind == "edge" else 300  # qdrant-client's local mode persists point by point: slow
     rng = np.random.default_rng(1)
@@ -76,6 +77,7 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigkill_during_ingestion_keeps_every_acknowledged_point(tmp_path):
     path = str(tmp_path / "shard")
     proc = subprocess.Popen(
@@ -118,6 +120,7 @@ def test_sigkill_during_ingestion_keeps_every_acknowledged_point(tmp_path):
     hnsw.close()
 
 
+@pytest.mark.slow
 def test_readers_during_writes_see_whole_points(tmp_path):
     """Every hit's payload carries its vector: a score that disagrees with it is a partial point."""
     index = QdrantEdgeIndex(str(tmp_path / "shard"), dim=8, indexing_threshold_kb=20, optimize_after=3000)

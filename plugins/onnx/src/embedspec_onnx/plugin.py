@@ -25,3 +25,8 @@ def register_commands(cli: Any) -> None:
 
     cli.add_command(export_command)
     cli.add_command(models_command)
+    try:
+        from .clip.commands import images_command
+    except ImportError:  # the CLIP commands are not part of this build yet
+        return
+    cli.add_command(images_command)

@@ -20,6 +20,7 @@ EXTRAS: dict[str, str] = {
     "transformers": "export",
     "torch": "export",
     "onnx": "export",
+    "onnx_ir": "export",
 }
 
 
