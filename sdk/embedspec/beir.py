@@ -3,7 +3,7 @@
 Layout (https://github.com/beir-cellar/beir): ``corpus.jsonl`` (``_id``, ``title``, ``text``),
 ``queries.jsonl`` (``_id``, ``text``), ``qrels/<split>.tsv`` (``query-id  corpus-id  score``, one
 header line). Problems are reported with ``file:line``: a missing file, a malformed JSON line, a
-missing field, a duplicate id or a non-integer grade raise ``EmbedspecError``; judgments naming
+missing field, a duplicate id or a non-integer grade raise ``DatasetError``; judgments naming
 unknown query or document ids are dropped with a ``BeirWarning`` that counts them and shows the
 first few; a judged query with empty text raises.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import EmbedspecError
+from .errors import DatasetError
 
 MAX_SHOWN = 5
 
@@ -63,7 +63,7 @@ class BeirDataset:
 
 def _require(path: Path, what: str) -> Path:
     if not path.is_file():
-        raise EmbedspecError(f"BEIR folder {path.parent}: missing {what} file {path}")
+        raise DatasetError(f"BEIR folder {path.parent}: missing {what} file {path}")
     return path
 
 
@@ -75,16 +75,16 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise EmbedspecError(f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
+                raise DatasetError(f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})") from None
             if not isinstance(obj, dict):
-                raise EmbedspecError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+                raise DatasetError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
             yield lineno, obj
 
 
 def _field(obj: dict[str, Any], key: str, where: str, *, required: bool = True) -> str:
     if key not in obj:
         if required:
-            raise EmbedspecError(f"{where}: missing field {key!r}")
+            raise DatasetError(f"{where}: missing field {key!r}")
         return ""
     value = obj[key]
     if value is None and not required:
@@ -92,7 +92,7 @@ def _field(obj: dict[str, Any], key: str, where: str, *, required: bool = True) 
     if key == "_id" and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise EmbedspecError(f"{where}: field {key!r} must be a string, got {type(value).__name__}")
+        raise DatasetError(f"{where}: field {key!r} must be a string, got {type(value).__name__}")
     return value
 
 
@@ -104,14 +104,14 @@ def _read_corpus(path: Path) -> tuple[dict[str, tuple[str, str]], list[str]]:
         where = f"{path}:{lineno}"
         doc_id = _field(obj, "_id", where)
         if doc_id in corpus:
-            raise EmbedspecError(f"{where}: duplicate document id {doc_id!r} (first at line {first_line[doc_id]})")
+            raise DatasetError(f"{where}: duplicate document id {doc_id!r} (first at line {first_line[doc_id]})")
         title, text = _field(obj, "title", where, required=False), _field(obj, "text", where)
         if not (title.strip() or text.strip()):
             empty.append(f"{path.name}:{lineno} ({doc_id!r})")
         corpus[doc_id] = (title, text)
         first_line[doc_id] = lineno
     if not corpus:
-        raise EmbedspecError(f"{path}: the corpus is empty")
+        raise DatasetError(f"{path}: the corpus is empty")
     notes = []
     if empty:
         notes.append(f"{len(empty)} documents have no title and no text; they are indexed as empty "
@@ -125,7 +125,7 @@ def _read_queries(path: Path) -> dict[str, tuple[int, str]]:
         where = f"{path}:{lineno}"
         qid = _field(obj, "_id", where)
         if qid in queries:
-            raise EmbedspecError(f"{where}: duplicate query id {qid!r} (first at line {queries[qid][0]})")
+            raise DatasetError(f"{where}: duplicate query id {qid!r} (first at line {queries[qid][0]})")
         queries[qid] = (lineno, _field(obj, "text", where))
     return queries
 
@@ -140,17 +140,17 @@ def _read_qrels(path: Path) -> list[tuple[int, str, str, int]]:
             if len(cols) == 4:  # TREC layout: query-id  iteration  corpus-id  score
                 cols = [cols[0], cols[2], cols[3]]
             if len(cols) != 3:
-                raise EmbedspecError(f"{path}:{lineno}: expected 3 tab-separated columns "
+                raise DatasetError(f"{path}:{lineno}: expected 3 tab-separated columns "
                                      f"(query-id, corpus-id, score), got {len(cols)}")
             try:
                 grade = int(cols[2])
             except ValueError:
                 if lineno == 1 and not rows:  # the header line
                     continue
-                raise EmbedspecError(f"{path}:{lineno}: score {cols[2]!r} is not an integer") from None
+                raise DatasetError(f"{path}:{lineno}: score {cols[2]!r} is not an integer") from None
             rows.append((lineno, cols[0].strip(), cols[1].strip(), grade))
     if not rows:
-        raise EmbedspecError(f"{path}: no relevance judgments")
+        raise DatasetError(f"{path}: no relevance judgments")
     return rows
 
 
@@ -163,13 +163,13 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
     """Read and check a BEIR folder; raise or warn (``BeirWarning``) naming file and line."""
     root = Path(path)
     if not root.is_dir():
-        raise EmbedspecError(f"BEIR folder {root} does not exist")
+        raise DatasetError(f"BEIR folder {root} does not exist")
     corpus_path = _require(root / "corpus.jsonl", "corpus")
     queries_path = _require(root / "queries.jsonl", "queries")
     qrels_path = root / "qrels" / f"{split}.tsv"
     if not qrels_path.is_file():
         found = sorted(p.stem for p in (root / "qrels").glob("*.tsv")) if (root / "qrels").is_dir() else []
-        raise EmbedspecError(f"BEIR folder {root}: missing qrels file {qrels_path} for split {split!r}"
+        raise DatasetError(f"BEIR folder {root}: missing qrels file {qrels_path} for split {split!r}"
                              f" (splits found: {', '.join(found) or 'none'})")
     corpus, notes = _read_corpus(corpus_path)
     all_queries = _read_queries(queries_path)
@@ -188,12 +188,12 @@ def load_beir(path: str | Path, split: str = "test") -> BeirDataset:
     if unknown_d:
         notes.append(_unknown_note("document", unknown_d, qrels_path))
     if not qrels:
-        raise EmbedspecError(f"{qrels_path}: no judgment names a known query and document: " + "; ".join(notes))
+        raise DatasetError(f"{qrels_path}: no judgment names a known query and document: " + "; ".join(notes))
     queries: dict[str, str] = {}
     for qid in qrels:
         lineno, text = all_queries[qid]
         if not text.strip():
-            raise EmbedspecError(f"{queries_path}:{lineno}: query {qid!r} has empty text")
+            raise DatasetError(f"{queries_path}:{lineno}: query {qid!r} has empty text")
         queries[qid] = text
     for note in notes:
         warnings.warn(note, BeirWarning, stacklevel=2)

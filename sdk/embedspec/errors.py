@@ -45,3 +45,7 @@ class NotFittedError(EmbedspecError, AttributeError):
 
 class DimensionMismatchError(EmbedspecError, ValueError):
     """Two connected components disagree on the vector dimension."""
+
+
+class DatasetError(EmbedspecError, ValueError):
+    """An evaluation data file is missing or malformed (the message names the file and line)."""

@@ -5,7 +5,7 @@
   column (``text`` or ``sentence``) and a label column (``label`` or ``category``); the SIB-200
   layout ``index_id  category  text`` reads as it is.
 
-Every problem raises ``EmbedspecError`` naming the file and line.
+Every problem raises ``DatasetError`` naming the file and line.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EmbedspecError
+from .errors import DatasetError
 
 TEXT_COLUMNS = ("text", "sentence")
 LABEL_COLUMNS = ("label", "category")
@@ -34,11 +34,11 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
     """Header (lower-cased) and ``(line number, cells)`` rows of a TSV/CSV file; blank lines skipped."""
     path = Path(path)
     if not path.is_file():
-        raise EmbedspecError(f"missing file {path}")
+        raise DatasetError(f"missing file {path}")
     with path.open(encoding="utf-8", newline="") as fh:
         first = fh.readline()
         if not first.strip():
-            raise EmbedspecError(f"{path}:1: expected a header line naming the columns")
+            raise DatasetError(f"{path}:1: expected a header line naming the columns")
         delim = _delimiter(path, first)
         fh.seek(0)
         quoting = csv.QUOTE_NONE if delim == "\t" else csv.QUOTE_MINIMAL
@@ -49,11 +49,11 @@ def read_table(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) != len(header):
-                raise EmbedspecError(f"{path}:{reader.line_num}: expected {len(header)} columns "
+                raise DatasetError(f"{path}:{reader.line_num}: expected {len(header)} columns "
                                      f"({', '.join(header)}), got {len(cells)}")
             rows.append((reader.line_num, cells))
     if not rows:
-        raise EmbedspecError(f"{path}: no rows after the header")
+        raise DatasetError(f"{path}: no rows after the header")
     return header, rows
 
 
@@ -61,7 +61,7 @@ def _column(header: list[str], names: tuple[str, ...], path: Path, what: str) ->
     for name in names:
         if name in header:
             return header.index(name)
-    raise EmbedspecError(f"{path}: no {what} column: expected one of {', '.join(names)}; "
+    raise DatasetError(f"{path}: no {what} column: expected one of {', '.join(names)}; "
                          f"the header has {', '.join(header)}")
 
 
@@ -85,14 +85,14 @@ def load_pairs(path: str | Path) -> SentencePairs:
         try:
             scores.append(float(cells[cs]))
         except ValueError:
-            raise EmbedspecError(f"{path}:{lineno}: score {cells[cs]!r} is not a number") from None
+            raise DatasetError(f"{path}:{lineno}: score {cells[cs]!r} is not a number") from None
         for col in (c1, c2):
             if not cells[col].strip():
-                raise EmbedspecError(f"{path}:{lineno}: column {header[col]!r} is empty")
+                raise DatasetError(f"{path}:{lineno}: column {header[col]!r} is empty")
         s1.append(cells[c1])
         s2.append(cells[c2])
     if len(scores) < 2:
-        raise EmbedspecError(f"{path}: need at least 2 pairs to compute a correlation")
+        raise DatasetError(f"{path}: need at least 2 pairs to compute a correlation")
     return SentencePairs(s1, s2, np.asarray(scores, dtype=np.float64))
 
 
@@ -111,9 +111,9 @@ def load_labelled(path: str | Path) -> LabelledTexts:
     texts, labels = [], []
     for lineno, cells in rows:
         if not cells[ct].strip():
-            raise EmbedspecError(f"{path}:{lineno}: column {header[ct]!r} is empty")
+            raise DatasetError(f"{path}:{lineno}: column {header[ct]!r} is empty")
         if not cells[cl].strip():
-            raise EmbedspecError(f"{path}:{lineno}: column {header[cl]!r} (the label) is empty")
+            raise DatasetError(f"{path}:{lineno}: column {header[cl]!r} (the label) is empty")
         texts.append(cells[ct])
         labels.append(cells[cl].strip())
     return LabelledTexts(texts, labels)
@@ -123,19 +123,19 @@ def _split_file(folder: Path, split: str) -> Path:
     for suffix in (".tsv", ".csv"):
         if (folder / f"{split}{suffix}").is_file():
             return folder / f"{split}{suffix}"
-    raise EmbedspecError(f"classification folder {folder}: missing {split}.tsv (or {split}.csv)")
+    raise DatasetError(f"classification folder {folder}: missing {split}.tsv (or {split}.csv)")
 
 
 def load_classification(folder: str | Path) -> tuple[LabelledTexts, LabelledTexts]:
     """``(train, test)`` of a classification folder; test labels unseen in training raise."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise EmbedspecError(f"classification folder {folder} does not exist")
+        raise DatasetError(f"classification folder {folder} does not exist")
     train_path, test_path = _split_file(folder, "train"), _split_file(folder, "test")
     train, test = load_labelled(train_path), load_labelled(test_path)
     if len(set(train.labels)) < 2:
-        raise EmbedspecError(f"{train_path}: need at least 2 labels to train a classifier")
+        raise DatasetError(f"{train_path}: need at least 2 labels to train a classifier")
     unseen = sorted(set(test.labels) - set(train.labels))
     if unseen:
-        raise EmbedspecError(f"{test_path}: labels never seen in {train_path.name}: {', '.join(unseen[:5])}")
+        raise DatasetError(f"{test_path}: labels never seen in {train_path.name}: {', '.join(unseen[:5])}")
     return train, test
