@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     from embedspec_onnx.export import ensure_minilm
     from embedspec_onnx.runtime import physical_cores
 
+    info = machine()
     model_dir = ensure_minilm(args.model_dir)
     threads = args.threads or physical_cores()
     sets = {k: v for k, v in load_sets(args.short_n, args.corpus_limit).items() if k in args.sets}
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             cos = (vec * ref).sum(axis=1)
             results[set_name][engine]["cosine_to_reference"] = {"mean": round(float(cos.mean()), 5),
                                                                "min": round(float(cos.min()), 5)}
-    return {"machine": dict(machine(), load_average_end=os.getloadavg(), threads=threads),
+    return {"machine": dict(info, load_average_end=os.getloadavg(), threads=threads),
             "settings": {"batch_size": args.batch_size, "runs": args.runs, "statistic": "best of runs, interleaved",
                          "texts": {k: len(v) for k, v in sets.items()}, "tokens": tokens,
                          "reference_for_cosine": "sentence-transformers"},
