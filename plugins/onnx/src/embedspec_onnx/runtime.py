@@ -16,6 +16,7 @@ EXTRAS: dict[str, str] = {
     "onnxruntime": "cpu",  # or gpu (onnxruntime-gpu)
     "tokenizers": "cpu",
     "huggingface_hub": "cpu",
+    "PIL": "cpu",
     "optimum": "export",
     "transformers": "export",
     "torch": "export",
