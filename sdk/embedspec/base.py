@@ -12,6 +12,7 @@ happens in the idempotent ``warm_up()``, learned attributes end with ``_`` and a
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -40,6 +41,18 @@ def as_matrix(X: Any, *, name: str = "vectors", dim: int | None = None) -> np.nd
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contain NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
     return np.ascontiguousarray(arr)
+
+
+def check_payload(payload: Any, position: int) -> None:
+    """Payloads are JSON objects (or None); anything else is rejected naming its position."""
+    if payload is None:
+        return
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"payload at position {position} is {type(payload).__name__}; payloads are mappings or None")
+    try:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"payload at position {position} is not JSON-serializable: {exc}") from None
 
 
 def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
@@ -160,10 +173,14 @@ class BaseEncoder(Component):
             return np.zeros((0, self.dim), dtype=np.float32)
         self.validate_inputs(inputs)
         self.warm_up()
-        size = batch_size or self.batch_size
-        parts = [self._encode_batch(chunk, role) for chunk in batched(inputs, size)]
-        out = np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        out = self._encode_all(inputs, role, batch_size or self.batch_size)
         return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _encode_all(self, inputs: list[Any], role: Role, batch_size: int) -> np.ndarray:
+        """Encode validated inputs in order. Default: consecutive chunks through ``_encode_batch``;
+        override to batch across the whole call (e.g. sort by length, then restore the order)."""
+        parts = [self._encode_batch(chunk, role) for chunk in batched(inputs, batch_size)]
+        return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
 
     def encode_one(self, item: Any, *, role: Role = "document") -> np.ndarray:
         """``(dim,) float32`` vector of one input."""
@@ -189,8 +206,11 @@ class BaseIndex(Component):
         vectors: Any,
         payloads: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> None:
+        self.warm_up()  # stored data (an existing index) fixes the dimension before the input is checked
         ids = list(ids)
         vectors = as_matrix(vectors, name="vectors", dim=self.dim)
+        for i, payload in enumerate(payloads or []):
+            check_payload(payload, i)
         if len(ids) != vectors.shape[0]:
             raise ValueError(f"got {len(ids)} ids for {vectors.shape[0]} vectors")
         if payloads is not None and len(payloads) != len(ids):

@@ -8,12 +8,11 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-
 from embedspec_gfun.linear import ABSENT_LOGIT, LinearProbModel, Standardizer, fit_linear, out_of_fold_proba
 from embedspec_gfun.tfidf import LanguageTfidf, choose_settings
 from embedspec_gfun.views import word_class_matrix
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 
 TEXTS = ["the cat sat on the mat", "the dog ate the bone", "a cat and a dog", "bones and mats and cats"]
 

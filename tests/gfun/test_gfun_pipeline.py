@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import TOPICS, make_corpus
-
 from embedspec.errors import SpecError
 from embedspec.plugins import get_registry
+from gfun_synthetic import TOPICS, make_corpus
 
 
 def test_built_pipeline_loads_state_and_searches_across_languages(bilingual_data, tmp_path):

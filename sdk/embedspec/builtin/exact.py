@@ -192,24 +192,6 @@ class ExactIndex(BaseIndex):
                 f"{type(quantizer).__name__} must be fitted (or loaded) before vectors are added to the exact index"
             )
 
-    def upsert(
-        self,
-        ids: Sequence[PointId],
-        vectors: Any,
-        payloads: Sequence[Mapping[str, Any] | None] | None = None,
-    ) -> None:
-        """Add or replace points. Payloads are JSON objects (or None); vectors ``(n, dim)``."""
-        self.warm_up()
-        for i, payload in enumerate(payloads or []):
-            if payload is None:
-                continue
-            if not isinstance(payload, Mapping):
-                raise TypeError(f"payload at position {i} is {type(payload).__name__}; payloads are mappings or None")
-            try:
-                json.dumps(payload, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"payload at position {i} is not JSON-serializable: {exc}") from None
-        super().upsert(ids, vectors, payloads)
 
     def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         if self.metric == "cosine":

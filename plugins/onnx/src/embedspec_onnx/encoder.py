@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 from embedspec.base import BaseEncoder, l2_normalize
-from embedspec.protocols import ROLES, Role
+from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
 from pydantic import Field
 
@@ -132,25 +132,8 @@ class OnnxTextEncoder(BaseEncoder):
         return True
 
     # ---- encoding -------------------------------------------------------------------------
-    def encode(self, inputs: Sequence[Any], *, role: Role = "document", batch_size: int | None = None
-               ) -> np.ndarray:
+    def _encode_all(self, texts: list[str], role: Role, batch_size: int) -> np.ndarray:
         """Sort the whole call by token length (not each chunk), run, restore the input order."""
-        if isinstance(inputs, (str, bytes)):
-            raise TypeError("encode() takes a sequence of inputs; use encode_one() for a single one")
-        if role not in ROLES:
-            raise ValueError(f"role must be 'query' or 'document', not {role!r}")
-        texts = list(inputs)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        self.validate_inputs(texts)
-        self.warm_up()
-        return self._encode_sorted(texts, role, batch_size or self.batch_size)
-
-    def _encode_batch(self, inputs: Sequence[Any], role: Role) -> np.ndarray:
-        self.warm_up()
-        return self._encode_sorted(list(inputs), role, self.batch_size)
-
-    def _encode_sorted(self, texts: list[str], role: Role, batch_size: int) -> np.ndarray:
         card = self.card
         prompt = card.prompt(role)
         if prompt:

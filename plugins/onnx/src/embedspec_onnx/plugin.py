@@ -9,9 +9,8 @@ from embedspec.hookspecs import hookimpl
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    from .encoder import OnnxTextEncoder, OnnxTextEncoderConfig
-
     from .clip.encoder import OnnxClipConfig, OnnxClipEncoder
+    from .encoder import OnnxTextEncoder, OnnxTextEncoderConfig
 
     register("onnx-text", OnnxTextEncoder, OnnxTextEncoderConfig)
     register("onnx-clip", OnnxClipEncoder, OnnxClipConfig)

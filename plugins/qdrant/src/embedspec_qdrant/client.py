@@ -219,15 +219,6 @@ class QdrantIndex(QdrantIndexBase):
             self._warm = False
 
     # ---- data -------------------------------------------------------------------------------
-    def upsert(
-        self,
-        ids: Sequence[PointId],
-        vectors: Any,
-        payloads: Sequence[Mapping[str, Any] | None] | None = None,
-    ) -> None:
-        self.warm_up()  # an existing collection fixes the dimension before the input is checked
-        super().upsert(ids, vectors, payloads)
-
     def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         qids, stored = self._qdrant_points(ids, payloads)
         m = self._models

@@ -213,15 +213,6 @@ class QdrantEdgeIndex(QdrantIndexBase):
                 self._warm = False
 
     # ---- data -------------------------------------------------------------------------------
-    def upsert(
-        self,
-        ids: Sequence[PointId],
-        vectors: Any,
-        payloads: Sequence[Mapping[str, Any] | None] | None = None,
-    ) -> None:
-        self.warm_up()  # an existing shard fixes the dimension before the input is checked
-        super().upsert(ids, vectors, payloads)
-
     def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         qids, stored = self._qdrant_points(ids, payloads)
         shard = self._ensure_shard()

@@ -7,7 +7,6 @@ under ``RESERVED_ID_KEY``, which searches strip from the payloads they return.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,9 +31,9 @@ def to_qdrant_id(pid: PointId) -> int | str:
 
 
 def to_qdrant_payload(pid: PointId, payload: Mapping[str, Any] | None, position: int) -> dict[str, Any]:
-    """The payload stored for ``pid``: a copy of ``payload`` plus the original id where needed."""
-    if payload is not None and not isinstance(payload, Mapping):
-        raise TypeError(f"payload at position {position} is {type(payload).__name__}, not a mapping")
+    """The payload stored for ``pid``: a copy of ``payload`` plus the original id where needed.
+
+    ``BaseIndex.upsert`` has already checked that payloads are JSON objects."""
     out = dict(payload or {})
     if RESERVED_ID_KEY in out:
         raise ValueError(
@@ -43,10 +42,6 @@ def to_qdrant_payload(pid: PointId, payload: Mapping[str, Any] | None, position:
     for key in out:
         if not isinstance(key, str):
             raise TypeError(f"payload at position {position} has a non-string key {key!r}")
-    try:
-        json.dumps(out, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"payload at position {position} (id {pid!r}) cannot be stored as JSON: {exc}") from None
     if not is_native_id(pid):
         out[RESERVED_ID_KEY] = pid
     return out

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 from embedspec.base import BaseEncoder, batched, l2_normalize
-from embedspec.protocols import ROLES, Role
+from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
 from pydantic import Field
 
@@ -129,25 +129,8 @@ class OnnxClipEncoder(BaseEncoder):
                 raise ImageInputError(f"image at position {i}: no such file {os.fspath(item)!r}", i)
 
     # ---- encoding -------------------------------------------------------------------------
-    def encode(self, inputs: Sequence[Any], *, role: Role = "document", batch_size: int | None = None
-               ) -> np.ndarray:
-        """``(n, dim) float32`` in input order; texts and images each batched by ``batch_size``."""
-        if isinstance(inputs, (str, bytes)):
-            raise TypeError("encode() takes a sequence of inputs; use encode_one() for a single one")
-        if role not in ROLES:
-            raise ValueError(f"role must be 'query' or 'document', not {role!r}")
-        items = list(inputs)
-        if not items:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        self.validate_inputs(items)
-        self.warm_up()
-        return self._encode_items(items, batch_size or self.batch_size)
-
-    def _encode_batch(self, inputs: Sequence[Any], role: Role) -> np.ndarray:
-        self.warm_up()
-        return self._encode_items(list(inputs), self.batch_size)
-
-    def _encode_items(self, items: list[Any], batch_size: int) -> np.ndarray:
+    def _encode_all(self, items: list[Any], role: Role, batch_size: int) -> np.ndarray:
+        """Texts and images each batched by ``batch_size``; output in input order."""
         out = np.empty((len(items), self.dim), dtype=np.float32)
         texts = [i for i, x in enumerate(items) if isinstance(x, str)]
         images = [i for i, x in enumerate(items) if not isinstance(x, str)]
