@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from ..base import Quantizer, as_matrix, l2_normalize
+from ..base import Quantizer, as_matrix
 from ..errors import DimensionMismatchError
 from ..protocols import Metric
 from ..registry import ComponentConfig
-from .similarity import check_metric
+from .similarity import prepare_queries
 
 _ASSIGN_BLOCK = 16384
 
@@ -169,11 +169,7 @@ class ProductQuantizer(Quantizer):
 
     def similarity(self, queries: np.ndarray, codes: np.ndarray, metric: Metric) -> np.ndarray:
         """``(q, n) float32`` ADC scores of float queries against codes ``(n, m)``."""
-        check_metric(metric)
-        queries = as_matrix(queries, name="queries")
-        self._check_dim(queries.shape[1], "queries")
-        if metric == "cosine":
-            queries = l2_normalize(queries)
+        queries = prepare_queries(queries, metric, self._check_dim)
         tables = self.lookup_tables(queries, metric)
         codes = np.asarray(codes)
         out = np.zeros((queries.shape[0], codes.shape[0]), dtype=np.float32)

@@ -18,7 +18,7 @@ from ..base import Quantizer, as_matrix, l2_normalize
 from ..errors import DimensionMismatchError
 from ..protocols import Metric
 from ..registry import ComponentConfig
-from .similarity import ROW_BLOCK, check_metric, pairwise_scores
+from .similarity import ROW_BLOCK, pairwise_scores, prepare_queries
 
 LEVELS = 255
 
@@ -76,11 +76,7 @@ class Int8Quantizer(Quantizer):
 
     def similarity(self, queries: np.ndarray, codes: np.ndarray, metric: Metric) -> np.ndarray:
         """``(m, n)`` scores of float queries against dequantized codes, one row block at a time."""
-        check_metric(metric)
-        queries = as_matrix(queries, name="queries")
-        self._check_dim(queries.shape[1], "queries")
-        if metric == "cosine":
-            queries = l2_normalize(queries)
+        queries = prepare_queries(queries, metric, self._check_dim)
         out = np.empty((queries.shape[0], codes.shape[0]), dtype=np.float32)
         for r0 in range(0, codes.shape[0], ROW_BLOCK):
             rows = self.inverse_transform(codes[r0 : r0 + ROW_BLOCK])

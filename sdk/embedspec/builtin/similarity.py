@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..base import as_matrix, l2_normalize
 from ..protocols import Metric
 
 METRICS: tuple[str, ...] = ("cosine", "dot", "euclidean")
@@ -22,6 +23,14 @@ QUERY_BLOCK = 256
 def check_metric(metric: str) -> None:
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+
+
+def prepare_queries(queries: object, metric: str, check_dim: Callable[[int, str], None]) -> np.ndarray:
+    """Validated ``(m, d) float32`` queries for a quantizer's ``similarity`` (L2-normalized for cosine)."""
+    check_metric(metric)
+    out = as_matrix(queries, name="queries")
+    check_dim(out.shape[1], "queries")
+    return l2_normalize(out) if metric == "cosine" else out
 
 
 def pairwise_scores(
