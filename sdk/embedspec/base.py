@@ -82,6 +82,13 @@ class Component:
     def _warm_up(self) -> None:
         """Override to load heavy resources; called once by ``warm_up``."""
 
+    def check(self, *, deep: bool = False) -> None:
+        """Verify what the parameters point at (files, model directories) and raise ``ResourceError``
+        naming the field at fault. ``build`` calls ``check()`` on every component before any work: keep
+        it cheap, read-only and free of heavy imports. ``embedspec validate`` calls ``check(deep=True)``:
+        then also load what can be loaded (a graph, a tokenizer) and compare it with what is declared.
+        Neither level may create or modify anything."""
+
     # ---- learned state -------------------------------------------------------------------
     @property
     def is_fitted(self) -> bool:

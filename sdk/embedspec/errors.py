@@ -47,5 +47,14 @@ class DimensionMismatchError(EmbedspecError, ValueError):
     """Two connected components disagree on the vector dimension."""
 
 
+class ResourceError(EmbedspecError, ValueError):
+    """What a component's parameters point at (a file, a model directory, a server) is missing or
+    broken. ``field`` names the spec field at fault, so validation can locate it (``encoder.model``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class DatasetError(EmbedspecError, ValueError):
     """An evaluation data file is missing or malformed (the message names the file and line)."""

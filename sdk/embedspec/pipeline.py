@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from .base import BaseCompressor, Quantizer, as_matrix, batched
-from .errors import DimensionMismatchError, EmbedspecError, NotFittedError, SpecError
+from .errors import DimensionMismatchError, EmbedspecError, NotFittedError, ResourceError, SpecError
 from .protocols import Hit, PointId, Role
 from .registry import describe
 from .spec import _ENV, BlockSpec, Spec, SpecIssue, load_spec, spec_error
@@ -35,6 +35,19 @@ def _progress_enabled(progress: bool | None) -> bool:
 
 def _name(block: BlockSpec) -> str:
     return f"{block.path} ({block.type})"
+
+
+def _check_resources(component: Any, block: BlockSpec, issues: list[SpecIssue], deep: bool = False) -> None:
+    """Run ``component.check()``; a ``ResourceError`` becomes an issue located at its field."""
+    check = getattr(component, "check", None)
+    if not callable(check):
+        return
+    try:
+        check(deep=deep)
+    except ResourceError as exc:
+        path = f"{block.path}.{exc.field}" if exc.field else block.path
+        issues.append(SpecIssue(path, str(exc), *block.position(path), component=block.type,
+                                plugin=block.registration.plugin))
 
 
 def _load_state(component: Any, block: BlockSpec, issues: list[SpecIssue]) -> None:
@@ -251,17 +264,21 @@ def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec) -> Pipeline:
     spec = load_spec(spec)
     issues: list[SpecIssue] = []
     encoder = spec.encoder.create()
+    _check_resources(encoder, spec.encoder, issues)
     _load_state(encoder, spec.encoder, issues)
     aligner = None
     if spec.aligner is not None:
         aligner = spec.aligner.create()
+        _check_resources(aligner, spec.aligner, issues)
         _load_state(aligner, spec.aligner, issues)
     compressors = []
     for block in spec.compressors:
         comp = block.create()
+        _check_resources(comp, block, issues)
         _load_state(comp, block, issues)
         compressors.append(comp)
     index = spec.index.create()
+    _check_resources(index, spec.index, issues)
     if issues:
         raise spec_error(issues, spec.source)
     return Pipeline(encoder, index, compressors, aligner, spec=spec)

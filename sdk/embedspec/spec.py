@@ -55,10 +55,15 @@ class BlockSpec:
     registration: Registration
     config: BaseModel
     raw: dict[str, Any]
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def type(self) -> str:
         return self.registration.name
+
+    def position(self, path: str) -> tuple[int | None, int | None]:
+        """(line, column) of ``path`` (or its closest located parent) in the spec file."""
+        return _at(self.positions, path)
 
     def create(self) -> Any:
         return self.registration.create(self.config)
@@ -191,7 +196,7 @@ def _validate_block(
                 msg += f" (got {err['input']!r})"
             issues.append(SpecIssue(where, msg, *_at(pos, where), type_name, reg.plugin))
         return None
-    return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw)
+    return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw, positions=pos)
 
 
 def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source: str | None = None) -> Spec:
