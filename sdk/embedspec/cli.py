@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from .errors import EmbedspecError, SpecError
 
 @click.group()
 @click.version_option(package_name="embedspec")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+def cli(debug: bool) -> None:
     """embedspec: embedding pipelines from a declarative YAML spec."""
 
 
@@ -172,5 +174,50 @@ def _attach_commands() -> None:
     get_plugin_manager().hook.register_commands(cli=cli)
 
 
-def main() -> None:
-    get_cli()()
+#: Errors that are the user's (or the machine's), not embedspec's: one line and a hint, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (EmbedspecError, OSError, ValueError, TypeError, KeyError, LookupError)
+
+
+def _hint(exc: BaseException) -> str:
+    if isinstance(exc, SpecError):
+        return "fix the spec and run `embedspec validate SPEC` again"
+    if isinstance(exc, OSError):
+        return "check the path and its permissions"
+    return "run again with --debug for the full traceback"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line; a user error prints one clear message (``--debug``: the traceback)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("EMBEDSPEC_DEBUG", "") not in ("", "0")
+    try:
+        group = get_cli()
+        group.main(args=args, prog_name="embedspec", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        if exc.ctx is not None:
+            click.echo(exc.ctx.get_usage(), err=True)
+            click.echo(f"Try '{exc.ctx.command_path} --help' for help.", err=True)
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, EmbedspecError):
+            message = f"{type(exc).__name__}: {message}"
+        click.echo(f"error: {message}", err=True)
+        click.echo(f"hint: {_hint(exc)}", err=True)
+        sys.exit(1)
