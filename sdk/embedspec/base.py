@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import DimensionMismatchError, EmbedspecError, NotFittedError
+from .errors import DimensionMismatchError, EmbedspecError, NotFittedError, ReadOnlyError
 from .protocols import Hit, Metric, PointId, Role
 from .storage import read_json, read_npz, write_json, write_npz
 
 STATE_JSON = "embedspec-component.json"
+#: Serializes warm-ups (rare, once per component) so concurrent first uses open a resource once.
+_WARM_UP_LOCK = threading.RLock()
 STATE_NPZ = "state.npz"
 
 
@@ -55,6 +58,45 @@ def check_payload(payload: Any, position: int) -> None:
         raise ValueError(f"payload at position {position} is not JSON-serializable: {exc}") from None
 
 
+#: The most hits one query may ask for (a bound, so a typo cannot allocate terabytes).
+MAX_K = 1_000_000
+
+
+def check_k(k: Any) -> int:
+    """``k`` as an int in ``1..MAX_K``; anything else is a ``ValueError``/``TypeError`` saying so."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer, got {type(k).__name__} {k!r}")
+    if not 1 <= int(k) <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K:,}, got {k}")
+    return int(k)
+
+
+#: The longest string id (ids travel in every hit and every payload filter).
+MAX_ID_LENGTH = 4096
+
+
+def check_id(pid: Any, position: int) -> PointId:
+    """One id as ``int`` or ``str``; floats, bools, None, empty strings and absurdly large ints are rejected."""
+    if isinstance(pid, np.integer):
+        pid = int(pid)
+    if isinstance(pid, bool) or not isinstance(pid, (int, str)):
+        raise TypeError(f"id at position {position} is {type(pid).__name__} ({pid!r:.40}); ids are int or str")
+    if isinstance(pid, str) and not pid:
+        raise ValueError(f"id at position {position} is an empty string")
+    if isinstance(pid, str) and len(pid) > MAX_ID_LENGTH:
+        raise ValueError(f"id at position {position} is {len(pid):,} characters long; the limit is {MAX_ID_LENGTH:,}")
+    if isinstance(pid, int) and not -(2**127) <= pid < 2**128:
+        raise ValueError(f"id at position {position} is out of range; integer ids must be within -2**127..2**128")
+    return pid
+
+
+def check_ids(ids: Any) -> list[PointId]:
+    """Ids as a list of ``int``/``str`` (see ``check_id``); a lone string is rejected."""
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(f"ids must be a list of ids, not a single {type(ids).__name__} ({ids!r:.40})")
+    return [check_id(pid, i) for i, pid in enumerate(ids)]
+
+
 def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
     """Rows scaled to unit L2 norm (zero rows stay zero)."""
     norms = np.linalg.norm(X, axis=1, keepdims=True)
@@ -74,10 +116,12 @@ class Component:
     _warm: bool = False
 
     def warm_up(self) -> None:
-        """Do the heavy set-up (sessions, clients, files) once; later calls are no-ops."""
+        """Do the heavy set-up (sessions, clients, files) once; later calls are no-ops (thread-safe)."""
         if not self._warm:
-            self._warm_up()
-            self._warm = True
+            with _WARM_UP_LOCK:
+                if not self._warm:
+                    self._warm_up()
+                    self._warm = True
 
     def _warm_up(self) -> None:
         """Override to load heavy resources; called once by ``warm_up``."""
@@ -196,10 +240,15 @@ class BaseEncoder(Component):
 
 # ---- indexes -------------------------------------------------------------------------------
 class BaseIndex(Component):
-    """Shared input checks for indexes. Implement ``_upsert``, ``_search``, ``delete``, ``count``."""
+    """Shared input checks for indexes. Implement ``_upsert``, ``_search``, ``_delete``, ``count``.
+
+    ``read_only`` (set by ``build(spec, read_only=True)`` before first use) opens stored data without
+    creating, locking for writing or modifying anything; writes then raise ``ReadOnlyError``.
+    """
 
     dim: int | None = None
     metric: Metric = "cosine"
+    read_only: bool = False
 
     def bind_dim(self, dim: int) -> None:
         """Called by ``build`` with the dimension the chain produces; indexes may check stored data."""
@@ -207,38 +256,58 @@ class BaseIndex(Component):
             raise DimensionMismatchError(f"index expects dimension {self.dim}, the chain produces {dim}")
         self.dim = dim
 
+    def exists(self) -> bool:
+        """Whether there is stored data to open (always True for in-memory indexes)."""
+        return True
+
+    def location(self) -> str:
+        """Where the data lives, for messages (a path, a URL, or "memory")."""
+        return str(getattr(self, "path", None) or getattr(self, "url", None) or "memory")
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(
+                f"{type(self).__name__} at {self.location()} was opened read-only; "
+                "build the pipeline without read_only=True to write"
+            )
+
     def upsert(
         self,
         ids: Sequence[PointId],
         vectors: Any,
         payloads: Sequence[Mapping[str, Any] | None] | None = None,
     ) -> None:
+        """Insert or replace points. Every input is checked before anything is written."""
+        self._check_writable()
         self.warm_up()  # stored data (an existing index) fixes the dimension before the input is checked
-        ids = list(ids)
+        ids = check_ids(ids)
         vectors = as_matrix(vectors, name="vectors", dim=self.dim)
+        if payloads is not None:
+            if isinstance(payloads, (str, bytes, Mapping)):
+                raise TypeError("payloads must be a list (one mapping or None per id)")
+            payloads = list(payloads)
         for i, payload in enumerate(payloads or []):
             check_payload(payload, i)
         if len(ids) != vectors.shape[0]:
             raise ValueError(f"got {len(ids)} ids for {vectors.shape[0]} vectors")
         if payloads is not None and len(payloads) != len(ids):
             raise ValueError(f"got {len(payloads)} payloads for {len(ids)} ids")
-        for i, pid in enumerate(ids):
-            if isinstance(pid, bool) or not isinstance(pid, (int, str, np.integer)):
-                raise TypeError(f"id at position {i} is {type(pid).__name__}; ids are int or str")
         if len(set(ids)) != len(ids):
-            raise ValueError("ids in one upsert must be unique")
+            seen: set[PointId] = set()
+            dup = next(p for p in ids if p in seen or seen.add(p))  # type: ignore[func-returns-value]
+            raise ValueError(f"ids in one upsert must be unique; {dup!r} appears more than once")
         if not ids:
             return
         if self.dim is None:
             self.dim = vectors.shape[1]
-        ids = [int(p) if isinstance(p, np.integer) else p for p in ids]
-        self._upsert(ids, vectors, list(payloads) if payloads is not None else [None] * len(ids))
+        self._upsert(ids, vectors, payloads if payloads is not None else [None] * len(ids))
 
     def search(
         self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None
     ) -> list[list[Hit]]:
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        """The ``k`` best hits of each query row, best first."""
+        k = check_k(k)
+        self.warm_up()
         queries = as_matrix(queries, name="queries", dim=self.dim)
         if queries.shape[0] == 0:
             return []
@@ -246,13 +315,21 @@ class BaseIndex(Component):
 
         return self._search(queries, k, parse_filter(filter))
 
+    def delete(self, ids: Sequence[PointId]) -> None:
+        """Remove points; unknown ids are ignored."""
+        self._check_writable()
+        ids = check_ids(ids)
+        self.warm_up()
+        if ids:
+            self._delete(ids)
+
     def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         raise NotImplementedError
 
     def _search(self, queries: np.ndarray, k: int, filter: Any) -> list[list[Hit]]:
         raise NotImplementedError
 
-    def delete(self, ids: Sequence[PointId]) -> None:
+    def _delete(self, ids: list[PointId]) -> None:
         raise NotImplementedError
 
     def count(self) -> int:

@@ -10,10 +10,72 @@ from typing import Any
 
 import click
 
-from .errors import EmbedspecError, SpecError
+from .base import MAX_K
+from .corpus import MAX_RECORD_BYTES, check_jsonl, read_jsonl
+from .errors import DatasetError, EmbedspecError, PartialWriteError, SpecError
 
 
-@click.group()
+#: Errors that are the user's (or the machine's), not embedspec's: one line and a hint, no traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (EmbedspecError, OSError, ValueError, TypeError, KeyError, LookupError)
+
+
+def _hint(exc: BaseException) -> str | None:
+    if isinstance(exc, SpecError):
+        return "fix the spec, then check it with `embedspec validate SPEC`"
+    if isinstance(exc, DatasetError):
+        return "fix the file at the line named above; nothing was written"
+    if isinstance(exc, OSError) and not isinstance(exc, EmbedspecError):
+        return "check the path and its permissions"
+    if isinstance(exc, EmbedspecError):
+        return None
+    return "run again with --debug for the full traceback"
+
+
+class UserError(click.ClickException):
+    """An error of the user's reaching the command line: one ``error:`` line, then a hint."""
+
+    def __init__(self, exc: BaseException) -> None:
+        if isinstance(exc, click.ClickException):
+            message, hint, code = exc.format_message(), None, exc.exit_code
+        else:
+            message = str(exc) or type(exc).__name__
+            if not isinstance(exc, EmbedspecError):
+                message = f"{type(exc).__name__}: {message}"
+            hint, code = _hint(exc), 1
+        super().__init__(message)
+        self.hint = hint
+        self.exit_code = code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+        if self.hint:
+            click.echo(f"hint: {self.hint}", err=True)
+
+
+def _debugging(ctx: click.Context | None) -> bool:
+    if os.environ.get("EMBEDSPEC_DEBUG", "") not in ("", "0"):
+        return True
+    root = ctx.find_root() if ctx is not None else None
+    return bool(root is not None and root.params.get("debug"))
+
+
+class EmbedspecGroup(click.Group):
+    """The command group; its ``invoke`` is the error boundary every command runs inside."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.UsageError, click.exceptions.Exit, click.Abort, UserError):
+            raise
+        except click.ClickException as exc:
+            raise UserError(exc) from exc
+        except USER_ERRORS as exc:
+            if _debugging(ctx):
+                raise
+            raise UserError(exc) from exc
+
+
+@click.group(cls=EmbedspecGroup)
 @click.version_option(package_name="embedspec")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 def cli(debug: bool) -> None:
@@ -45,16 +107,33 @@ def plugins_command(as_json: bool) -> None:
 @cli.command("validate")
 @click.argument("spec", type=click.Path(dir_okay=False))
 def validate_command(spec: str) -> None:
-    """Validate SPEC (structure, fields, and the dimension chain); exit 1 listing every problem."""
+    """Validate SPEC: structure, fields, what they point at (models, state, index) and the chain.
+
+    Read-only: it creates and modifies nothing. Exits 1 listing every problem, by line.
+    """
     from .pipeline import build
 
     try:
-        pipeline = build(spec)
-    except (SpecError, EmbedspecError) as exc:
+        pipeline = build(spec, read_only=True, deep_check=True)
+    except EmbedspecError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
-    click.echo(f"{spec}: valid ({pipeline.encoder.dim} -> {pipeline.dim} dims, index {type(pipeline.index).__name__})")
-    pipeline.close()
+    with pipeline:
+        index = pipeline.index
+        state = _index_state(index)
+        click.echo(f"{spec}: valid ({pipeline.encoder.dim} -> {pipeline.dim} dims; index {type(index).__name__} "
+                   f"at {index.location()}: {state})")
+
+
+def _index_state(index: Any) -> str:
+    """A phrase for ``validate``: how much the index holds, or that it will be created."""
+    try:
+        if not index.exists():
+            return "not created yet (`embedspec index` creates it)"
+        count = index.count()
+    except EmbedspecError as exc:
+        return f"not opened ({exc})"
+    return f"{count:,} {'vector' if count == 1 else 'vectors'}"
 
 
 @cli.command("schema")
@@ -70,25 +149,8 @@ def schema_command(markdown: bool) -> None:
         click.echo(json.dumps(spec_json_schema(get_registry()), indent=2))
 
 
-def _read_jsonl(
-    path: Path, text_fields: tuple[str, ...], id_field: str
-) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
-    texts, ids, payloads = [], [], []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise click.ClickException(f"{path}:{lineno}: invalid JSON: {exc.msg}") from None
-            missing = [f for f in text_fields if not isinstance(record, dict) or f not in record]
-            if missing:
-                raise click.ClickException(f"{path}:{lineno}: missing field(s) {', '.join(map(repr, missing))}")
-            texts.append(" ".join(str(record[f]) for f in text_fields).strip())
-            ids.append(record.get(id_field, len(ids)))
-            payloads.append({k: v for k, v in record.items() if k != id_field})
-    return texts, ids, payloads
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @cli.command("index")
@@ -97,23 +159,47 @@ def _read_jsonl(
               help="JSON lines; each line has the text field, optionally an id and payload fields.")
 @click.option("--text-field", "text_fields", multiple=True, default=("text",), show_default=True,
               help="Field holding the text; repeat to join several (e.g. title and text) with a space.")
-@click.option("--id-field", default="id", show_default=True)
-@click.option("--batch-size", default=256, show_default=True)
+@click.option("--id-field", default="id", show_default=True,
+              help="Field holding the id; when no record has it, ids are derived from the content.")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--max-record-bytes", default=MAX_RECORD_BYTES, show_default=True, type=click.IntRange(1, 2**31),
+              help="Longest line accepted, in bytes.")
 @click.option("--no-progress", is_flag=True)
-def index_command(
-    spec: str, input_path: str, text_fields: tuple[str, ...], id_field: str, batch_size: int, no_progress: bool
-) -> None:
-    """Encode the documents of --input and store them in SPEC's index (payload: the other fields)."""
-    texts, ids, payloads = _read_jsonl(Path(input_path), text_fields, id_field)
+def index_command(spec: str, input_path: str, text_fields: tuple[str, ...], id_field: str, batch_size: int,
+                  max_record_bytes: int, no_progress: bool) -> None:
+    """Encode the documents of --input and store them in SPEC's index (payload: the other fields).
+
+    The whole file is checked first; a problem anywhere writes nothing. Indexing the same documents
+    again changes nothing (ids come from the id field, or from the content).
+    """
+    summary = check_jsonl(input_path, text_fields, id_field, max_record_bytes)
+    origin = f"the {id_field!r} field" if summary.explicit_ids else f"the content (no {id_field!r} field)"
+    dups = f"; {_plural(summary.duplicates, 'exact duplicate')} indexed once" if summary.duplicates else ""
+    click.echo(f"{input_path}: {_plural(summary.records, 'record')} checked; ids from {origin}{dups}")
     with _pipeline(spec) as pipeline:
-        pipeline.add(texts, ids=ids, payloads=payloads, batch_size=batch_size, progress=False if no_progress else None)
-        click.echo(f"indexed {len(texts)} documents; the index holds {pipeline.index.count()}")
+        before = pipeline.count()
+        documents = read_jsonl(input_path, text_fields, id_field, max_record_bytes)
+        try:
+            pipeline.add_documents(documents, batch_size=batch_size, progress=False if no_progress else None,
+                                   total=summary.records)
+        except PartialWriteError as exc:
+            raise click.ClickException(
+                f"{exc}\n{_plural(exc.committed, 'document')} of {summary.unique:,} were committed; "
+                f"the index holds {pipeline.count():,} (it held {before:,}); run the same command again to "
+                "finish (ids are stable, so nothing is stored twice)"
+            ) from None
+        except EmbedspecError as exc:
+            raise click.ClickException(f"{exc}\nnothing was written; the index holds {before:,}") from None
+        after = pipeline.count()
+    new = after - before
+    click.echo(f"indexed {_plural(summary.unique, 'document')} ({new:,} new, {summary.unique - new:,} already "
+               f"there); the index holds {after:,}")
 
 
 @cli.command("search")
 @click.argument("spec", type=click.Path(exists=True, dir_okay=False))
 @click.argument("query", nargs=-1, required=True)
-@click.option("-k", default=10, show_default=True, help="Hits per query.")
+@click.option("-k", default=10, show_default=True, type=click.IntRange(1, MAX_K), help="Hits per query.")
 @click.option("--filter", "filter_json", default=None, help='Payload filter as JSON, e.g. \'{"lang": "en"}\'.')
 @click.option("--json", "as_json", is_flag=True)
 def search_command(spec: str, query: tuple[str, ...], k: int, filter_json: str | None, as_json: bool) -> None:
@@ -124,7 +210,18 @@ def search_command(spec: str, query: tuple[str, ...], k: int, filter_json: str |
             flt = json.loads(filter_json)
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint="--filter") from None
-    with _pipeline(spec) as pipeline:
+    with _pipeline(spec, read_only=True) as pipeline:
+        index = pipeline.index
+        if index.location() == "memory":
+            raise click.ClickException(
+                "the spec's index keeps its data in memory only (no path), so there is nothing to search "
+                "from the command line: give the index a path, or search from Python after adding documents"
+            )
+        if not index.exists():
+            raise click.ClickException(
+                f"there is no index at {index.location()} yet: create it with "
+                f"`embedspec index {spec} --input FILE` (or check index.path in the spec)"
+            )
         results = pipeline.search(list(query), k=k, filter=flt)
     if as_json:
         click.echo(json.dumps([[{"id": h.id, "score": h.score, "payload": h.payload} for h in hits] for hits in results],
@@ -140,11 +237,11 @@ def search_command(spec: str, query: tuple[str, ...], k: int, filter_json: str |
             click.echo(f"{rank:3d}. {h.score:.4f}  {h.id}  {snippet}")
 
 
-def _pipeline(spec: str) -> Any:
+def _pipeline(spec: str, read_only: bool = False) -> Any:
     from .pipeline import build
 
     try:
-        return build(spec)
+        return build(spec, read_only=read_only)
     except EmbedspecError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -174,29 +271,16 @@ def _attach_commands() -> None:
     get_plugin_manager().hook.register_commands(cli=cli)
 
 
-#: Errors that are the user's (or the machine's), not embedspec's: one line and a hint, no traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (EmbedspecError, OSError, ValueError, TypeError, KeyError, LookupError)
-
-
-def _hint(exc: BaseException) -> str:
-    if isinstance(exc, SpecError):
-        return "fix the spec and run `embedspec validate SPEC` again"
-    if isinstance(exc, OSError):
-        return "check the path and its permissions"
-    return "run again with --debug for the full traceback"
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; a user error prints one clear message (``--debug``: the traceback)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("EMBEDSPEC_DEBUG", "") not in ("", "0")
     try:
         group = get_cli()
         group.main(args=args, prog_name="embedspec", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
         if exc.ctx is not None:
@@ -205,19 +289,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        if debug:
+        error = exc if isinstance(exc, UserError) else UserError(exc)
+        error.show()
+        sys.exit(error.exit_code)
+    except USER_ERRORS as exc:  # outside any command: plugin loading, the group itself
+        if "--debug" in args or _debugging(None):
             raise
-        click.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except USER_ERRORS as exc:
-        if debug:
-            raise
-        message = str(exc) or type(exc).__name__
-        if not isinstance(exc, EmbedspecError):
-            message = f"{type(exc).__name__}: {message}"
-        click.echo(f"error: {message}", err=True)
-        click.echo(f"hint: {_hint(exc)}", err=True)
-        sys.exit(1)
+        error = UserError(exc)
+        error.show()
+        sys.exit(error.exit_code)

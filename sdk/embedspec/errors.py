@@ -43,8 +43,28 @@ class NotFittedError(EmbedspecError, AttributeError):
     """A trainable component was used before ``fit`` or ``load``."""
 
 
-class DimensionMismatchError(EmbedspecError, ValueError):
-    """Two connected components disagree on the vector dimension."""
+class DimensionMismatchError(SpecError):
+    """Two connected components disagree on the vector dimension (also a ``SpecError``, a ``ValueError``)."""
+
+
+class IndexLockedError(EmbedspecError, RuntimeError):
+    """Another process (or open index object) holds the index directory; ``path`` names it."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ReadOnlyError(EmbedspecError, PermissionError):
+    """A write was attempted through an index opened read-only (``build(spec, read_only=True)``)."""
+
+
+class PartialWriteError(EmbedspecError, RuntimeError):
+    """A write of several batches failed after ``committed`` documents had been written (and flushed)."""
+
+    def __init__(self, message: str, committed: int) -> None:
+        super().__init__(message)
+        self.committed = committed
 
 
 class ResourceError(EmbedspecError, ValueError):

@@ -1,28 +1,29 @@
 """``build(spec) -> Pipeline``: encode -> align -> compress -> index / search.
 
-``build`` checks the whole chain before any work starts: the encoder's dimension through the aligner
-and compressors to the index, that a quantizer comes last, and that trained components have state.
+``build`` checks every component (``check()``: what its fields point at; trained state present) and
+the whole chain (``chain.check_chain``) before any work starts, and reports every problem at once.
+Writing streams through ``ingestion.Ingestion``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from .base import BaseCompressor, Quantizer, as_matrix, batched
-from .errors import DimensionMismatchError, EmbedspecError, NotFittedError, ResourceError, SpecError
+from .base import BaseCompressor, Quantizer, as_matrix, check_k
+from .chain import chain_error, check_chain
+from .documents import Document, as_documents
+from .errors import NotFittedError, ResourceError
+from .ingestion import FIT_SAMPLE, Ingestion
 from .protocols import Hit, PointId, Role
 from .registry import describe
 from .spec import _ENV, BlockSpec, Spec, SpecIssue, load_spec, spec_error
-
-#: How many vectors an unfitted compressor is fitted on when the pipeline fits it.
-FIT_SAMPLE = 20_000
 
 
 def _progress_enabled(progress: bool | None) -> bool:
@@ -79,59 +80,18 @@ class Pipeline:
         self.aligner = aligner
         self.compressors = list(compressors)
         self.spec = spec
-        self.quantizer: Quantizer | None = None
-        self.native_quantization = False
-        self._check_chain()
-
-    # ---- chain check ----------------------------------------------------------------------------
-    def _check_chain(self) -> None:
-        names = self._block_names()
-        dim = self.encoder.dim
-        upstream = names["encoder"]
-        if self.aligner is not None:
-            in_dim = getattr(self.aligner, "input_dim_", None)
-            if in_dim is not None and in_dim != dim:
-                raise DimensionMismatchError(
-                    f"{upstream} produces dimension {dim} but {names['aligner']} was fitted on {in_dim}"
-                )
-            dim, upstream = self.aligner.output_dim(dim), names["aligner"]
-        for i, comp in enumerate(self.compressors):
-            here = names[f"compressors[{i}]"]
-            if getattr(comp, "is_quantizer", False) and i != len(self.compressors) - 1:
-                raise SpecError(f"{here} is a quantizer: it must be the last compressor")
-            try:
-                out = comp.output_dim(dim)
-            except ValueError as exc:
-                raise DimensionMismatchError(f"{upstream} produces dimension {dim}, which {here} cannot take: {exc}") from None
-            if not getattr(comp, "is_quantizer", False):
-                dim, upstream = out, here
-        if hasattr(self.index, "bind_dim"):
-            try:
-                self.index.bind_dim(dim)
-            except DimensionMismatchError as exc:
-                raise DimensionMismatchError(f"{upstream} produces dimension {dim} but {names['index']}: {exc}") from None
-        if self.compressors and getattr(self.compressors[-1], "is_quantizer", False):
-            self.quantizer = self.compressors[-1]
-            try:
-                self.native_quantization = bool(self.index.use_quantizer(self.quantizer))
-            except EmbedspecError as exc:
-                raise SpecError(f"{names['index']}: {exc}") from None
-        self.dim = dim
-
-    def _block_names(self) -> dict[str, str]:
-        def label(path: str, comp: Any) -> str:
-            return f"{path} ({getattr(comp, '_embedspec_type', type(comp).__name__)})"
-
-        names = {"encoder": label("encoder", self.encoder), "index": label("index", self.index)}
-        if self.aligner is not None:
-            names["aligner"] = label("aligner", self.aligner)
-        for i, comp in enumerate(self.compressors):
-            names[f"compressors[{i}]"] = label(f"compressors[{i}]", comp)
-        return names
+        check = check_chain(encoder, aligner, self.compressors, index, spec)
+        if check.issues:
+            raise chain_error(check.issues, spec.source if spec else None, dimension=check.dimension_problem)
+        self.dim: int = check.dim  # type: ignore[assignment]
+        self.quantizer: Quantizer | None = check.quantizer
+        self.native_quantization = check.native_quantization
 
     # ---- encoding -------------------------------------------------------------------------------
     def encode(self, items: Sequence[Any], role: Role = "document", batch_size: int | None = None) -> np.ndarray:
         """``(n, dim) float32``: the encoder's vectors, mapped by the aligner when there is one."""
+        if isinstance(items, (str, bytes)):
+            raise TypeError("encode() takes a list of inputs, not a single string: wrap it as [text]")
         vectors = self.encoder.encode(list(items), role=role, **({"batch_size": batch_size} if batch_size else {}))
         if self.aligner is not None and len(vectors):
             vectors = as_matrix(self.aligner.transform(vectors))
@@ -148,7 +108,15 @@ class Pipeline:
             vectors = as_matrix(comp.transform(vectors))
         return vectors
 
-    def _fit_compressors(self, vectors: np.ndarray) -> None:
+    def needs_fit(self) -> bool:
+        """Whether a compressor (or the numpy quantizer) still has to be fitted on documents."""
+        q = self.quantizer
+        return any(not c.is_fitted for c in self._float_compressors()) or (
+            q is not None and not self.native_quantization and not q.is_fitted
+        )
+
+    def fit_compressors(self, vectors: np.ndarray) -> None:
+        """Fit the unfitted compressors, in chain order, on (a sample of) encoded documents."""
         rng = np.random.default_rng(0)
         sample = vectors if len(vectors) <= FIT_SAMPLE else vectors[rng.choice(len(vectors), FIT_SAMPLE, replace=False)]
         for comp in self._float_compressors():
@@ -159,49 +127,59 @@ class Pipeline:
         if q is not None and not self.native_quantization and not q.is_fitted:
             q.fit(sample)
 
-    # ---- indexing and search -------------------------------------------------------------------
-    def add(self, items: Sequence[Any], ids: Sequence[PointId] | None = None,
-            payloads: Sequence[Mapping[str, Any] | None] | None = None, batch_size: int = 256,
+    # ---- writing --------------------------------------------------------------------------------
+    def add(self, items: Iterable[Any], ids: Iterable[PointId] | None = None,
+            payloads: Iterable[Mapping[str, Any] | None] | None = None, batch_size: int = 256,
             progress: bool | None = None) -> list[PointId]:
-        """Encode ``items`` as documents and upsert them; returns their ids."""
-        items = list(items)
-        if ids is None:
-            start = self.index.count()
-            ids = list(range(start, start + len(items)))
-        ids = list(ids)
-        if len(ids) != len(items):
-            raise ValueError(f"got {len(ids)} ids for {len(items)} items")
-        if payloads is not None and len(payloads) != len(items):
-            raise ValueError(f"got {len(payloads)} payloads for {len(items)} items")
-        if not items:
-            return []
-        chunks = []
+        """Encode ``items`` as documents and upsert them; return their ids (one per item, in order).
+
+        ``items`` may be any iterable (a generator streams: one batch is held at a time). Without
+        ``ids``, each id is the document's content hash (``embedspec.documents.content_id``): adding
+        the same document again changes nothing, and an add never replaces a different document.
+        """
+        return self.add_documents(as_documents(items, ids, payloads), batch_size=batch_size, progress=progress,
+                                  total=_length(items))
+
+    def add_documents(self, documents: Iterable[Document], *, batch_size: int = 256, progress: bool | None = None,
+                      total: int | None = None) -> list[PointId]:
+        """Stream ``Document``s (content, optional id and payload) into the index; return their ids.
+
+        Each batch is validated before it is encoded and written; on a failure after some batches
+        were written, ``PartialWriteError.committed`` says how many documents are in the index.
+        """
+        if getattr(self.index, "read_only", False):
+            self.index.upsert([], np.zeros((0, self.dim), dtype=np.float32))  # raises ReadOnlyError
         bar = None
         if _progress_enabled(progress):
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(items), desc="encoding", unit="doc")
-        for chunk in batched(items, batch_size):
-            chunks.append(self.encode(chunk, role="document"))
+            bar = tqdm(total=total, desc="encoding", unit="doc")
+        try:
+            return Ingestion(self, batch_size, bar).run(documents)
+        finally:
             if bar is not None:
-                bar.update(len(chunk))
-        if bar is not None:
-            bar.close()
-        vectors = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-        self._fit_compressors(vectors)
-        vectors = self.compress(vectors)
-        for start in range(0, len(ids), 4096):
-            stop = start + 4096
-            self.index.upsert(ids[start:stop], vectors[start:stop],
-                              list(payloads[start:stop]) if payloads is not None else None)
+                bar.close()
+
+    def delete(self, ids: Iterable[PointId]) -> None:
+        """Remove documents by id (unknown ids are ignored) and make the removal durable."""
+        self.index.delete(list(ids) if not isinstance(ids, (str, bytes)) else ids)
+        self.flush()
+
+    def count(self) -> int:
+        return int(self.index.count())
+
+    def flush(self) -> None:
+        """Make every write so far durable (persistent indexes)."""
         flush = getattr(self.index, "flush", None)
-        if callable(flush):  # persistent indexes: what add() returned is on disk
+        if callable(flush):
             flush()
-        return ids
 
     def search(self, queries: Sequence[Any], k: int = 10, filter: Mapping[str, Any] | None = None,
                batch_size: int | None = None) -> list[list[Hit]]:
         """Encode ``queries`` with role "query" and return the ``k`` best hits for each."""
+        if isinstance(queries, (str, bytes)):
+            raise TypeError("search() takes a list of queries, not a single string: wrap it as [query]")
+        k = check_k(k)
         queries = list(queries)
         if not queries:
             return []
@@ -259,27 +237,49 @@ def _restore_env(block: dict[str, Any], raw: Any) -> dict[str, Any]:
     return block
 
 
-def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec) -> Pipeline:
-    """Validate ``spec`` and build its pipeline; the chain is checked before any work starts."""
+def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only: bool = False,
+          deep_check: bool = False) -> Pipeline:
+    """Validate ``spec`` and build its pipeline; every component and the chain are checked first.
+
+    ``read_only=True`` opens the index without creating, locking for writing or modifying anything
+    (``embedspec search`` and ``validate``). ``deep_check=True`` also loads what each component
+    points at (``check(deep=True)``: model graphs, tokenizers). Every problem found is reported
+    together, each at its block and line.
+    """
     spec = load_spec(spec)
     issues: list[SpecIssue] = []
-    encoder = spec.encoder.create()
-    _check_resources(encoder, spec.encoder, issues)
-    _load_state(encoder, spec.encoder, issues)
-    aligner = None
-    if spec.aligner is not None:
-        aligner = spec.aligner.create()
-        _check_resources(aligner, spec.aligner, issues)
-        _load_state(aligner, spec.aligner, issues)
-    compressors = []
-    for block in spec.compressors:
-        comp = block.create()
-        _check_resources(comp, block, issues)
-        _load_state(comp, block, issues)
-        compressors.append(comp)
-    index = spec.index.create()
-    _check_resources(index, spec.index, issues)
-    if issues:
-        raise spec_error(issues, spec.source)
-    return Pipeline(encoder, index, compressors, aligner, spec=spec)
+    built: list[Any] = []
 
+    def make(block: BlockSpec) -> Any:
+        component = block.create()
+        if block.kind == "index" and read_only:
+            component.read_only = True
+        built.append(component)
+        _check_resources(component, block, issues, deep_check)
+        _load_state(component, block, issues)
+        return component
+
+    try:
+        encoder = make(spec.encoder)
+        aligner = make(spec.aligner) if spec.aligner is not None else None
+        compressors = [make(block) for block in spec.compressors]
+        index = make(spec.index)
+        if issues:  # the chain cannot be trusted with broken parts: report the parts' problems
+            raise spec_error(issues, spec.source)
+        return Pipeline(encoder, index, compressors, aligner, spec=spec)
+    except BaseException:
+        for component in built:  # release what a failed build opened (e.g. an index lock)
+            close = getattr(component, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    pass
+        raise
+
+
+def _length(items: Any) -> int | None:
+    try:
+        return len(items)
+    except TypeError:
+        return None

@@ -243,7 +243,13 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
     )
 
 
+def sorted_issues(issues: list[SpecIssue]) -> list[SpecIssue]:
+    """Issues by line (then column); unlocated ones last, in the order found."""
+    return sorted(issues, key=lambda i: (i.line is None, i.line or 0, i.column or 0))
+
+
 def spec_error(issues: list[SpecIssue], source: str | None) -> SpecError:
+    issues = sorted_issues(issues)
     label = source or "<spec>"
     lines = "\n".join(f"  - {i}" for i in issues)
     noun = "problem" if len(issues) == 1 else "problems"

@@ -223,6 +223,7 @@ def test_quantized_index_persists_codes_and_quantizer(tmp_path) -> None:
     again.use_quantizer(fresh)  # adopts the stored codebooks
     np.testing.assert_array_equal(fresh.centroids_, q.centroids_)
     assert again.search(data[:3], k=5) == before
+    again.close()  # one writer per directory
     with pytest.raises(Exception, match="stores ProductQuantizer codes"):
         ExactIndex(path=str(tmp_path / "idx")).use_quantizer(BinaryQuantizer())
 

@@ -113,7 +113,7 @@ def test_close_then_reuse_reloads(tmp_path) -> None:
     index.upsert(["b"], VECS[1:2])
     index.flush()
     assert ExactIndex.open(tmp_path / "idx").count() == 2
-    assert sorted(p.name for p in (tmp_path / "idx").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "idx").iterdir() if not p.name.startswith(".")) == [
         "manifest.json",
         "records-000002.json",
         "vectors-000002.npy",
@@ -148,8 +148,8 @@ def test_crash_during_write_keeps_the_old_index(tmp_path, monkeypatch: pytest.Mo
 
 def test_crash_on_first_records_write(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "idx"
-    filled(path=str(path)).flush()
-    index = ExactIndex.open(path)
+    filled(path=str(path)).close()
+    index = ExactIndex.open(path, read_only=False)
     index.delete(IDS[:10])
 
     def crash(src, dst, *args, **kwargs):
@@ -230,7 +230,7 @@ def test_empty_index_round_trip(tmp_path) -> None:
     index = ExactIndex(path=str(tmp_path / "idx"), metric="dot")
     assert index.count() == 0
     index.close()
-    reopened = ExactIndex.open(tmp_path / "idx")
+    reopened = ExactIndex.open(tmp_path / "idx", read_only=False)
     assert reopened.metric == "dot" and reopened.dim is None and reopened.count() == 0
     assert reopened.search(QUERIES[:1], k=3) == [[]]
     reopened.upsert(["a"], VECS[:1])

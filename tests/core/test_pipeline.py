@@ -6,6 +6,7 @@ import embedspec
 import numpy as np
 import pytest
 import yaml
+from embedspec.documents import content_id
 from embedspec.errors import DimensionMismatchError, EmbedspecError, SpecError
 
 DOCS = [
@@ -27,11 +28,11 @@ def spec(**overrides):
 def test_add_and_search_returns_the_relevant_document():
     with embedspec.build(spec()) as pipe:
         ids = pipe.add(DOCS, payloads=[{"text": d, "n": i} for i, d in enumerate(DOCS)])
-        assert ids == list(range(len(DOCS)))
+        assert ids == [content_id(d) for d in DOCS]  # content-derived ids by default
         hits = pipe.search(["young cat kitten"], k=2)[0]
-        assert hits[0].id == 4 and hits[0].payload["text"] == DOCS[4]
+        assert hits[0].id == ids[4] and hits[0].payload["text"] == DOCS[4]
         filtered = pipe.search(["young cat kitten"], k=3, filter={"n": {"lt": 3}})[0]
-        assert filtered[0].id == 0 and all(h.payload["n"] < 3 for h in filtered)
+        assert filtered[0].id == ids[0] and all(h.payload["n"] < 3 for h in filtered)
 
 
 def test_search_equals_manual_composition():
@@ -43,7 +44,7 @@ def test_search_equals_manual_composition():
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         expected = np.argsort(-(q @ d.T)[0])[:3].tolist()
         got = [h.id for h in pipe.search(["energy from light"], k=3)[0]]
-        assert got == expected
+        assert got == [content_id(DOCS[i]) for i in expected]
         scores = [h.score for h in pipe.search(["energy from light"], k=3)[0]]
         np.testing.assert_allclose(scores, np.sort(q @ d.T)[0][::-1][:3], rtol=1e-5)
 
@@ -58,6 +59,7 @@ def test_round_trip_to_spec_and_back(tmp_path, monkeypatch):
     pipe = embedspec.build(original)
     written = pipe.to_spec()
     assert written["index"]["path"] == "${EMBEDSPEC_TEST_INDEX}", "secrets and paths stay as ${VAR}"
+    pipe.close()  # one writer per index path
     again = embedspec.build(yaml.safe_load(pipe.to_yaml()))
     assert again.to_spec() == written
     assert [type(c) for c in again.compressors] == [type(c) for c in pipe.compressors]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from embedspec.documents import content_id
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,7 +50,7 @@ def test_example_plugin_is_discovered_listed_and_usable(installed_example):
     assert result["row"]["kind"] == "compressor"
     assert result["row"]["distribution"] == "embedspec-random-projection"
     assert result["row"]["plugin"] == "random-projection"
-    assert result["dim"] == 32 and result["top"] == 1
+    assert result["dim"] == 32 and result["top"] == content_id("gamma delta")
     assert result["spec"] == [{"type": "random-projection", "dim": 32, "seed": 3}]
 
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,11 +33,13 @@ from pydantic import Field
 from ..base import BaseIndex, Quantizer, l2_normalize
 from ..errors import DimensionMismatchError, EmbedspecError, NotFittedError
 from ..filters import Filter
+from ..locking import DirectoryLock
 from ..protocols import Hit, PointId
 from ..registry import ComponentConfig, describe
 from .similarity import QUERY_BLOCK, blockwise_top_k, check_metric, pairwise_scores
 from .snapshot import (
     MANIFEST,
+    SnapshotChanged,
     foreign_entries,
     load_array,
     read_manifest,
@@ -45,6 +49,7 @@ from .snapshot import (
 
 FORMAT = "embedspec-exact"
 FORMAT_VERSION = 1
+_READ_ATTEMPTS = 5
 
 
 class ExactIndexConfig(ComponentConfig):
@@ -53,6 +58,17 @@ class ExactIndexConfig(ComponentConfig):
     path: str | None = Field(None, description="directory holding the index; null keeps it in memory")
     metric: Literal["cosine", "dot", "euclidean"] = "cosine"
     dim: int | None = Field(None, ge=1, description="vector dimension; learned from the first vectors when null")
+
+
+def _serialized(method: Any) -> Any:
+    """Run ``method`` holding the index's mutex: threads never see a half-applied change."""
+
+    def wrapper(self: ExactIndex, *args: Any, **kwargs: Any) -> Any:
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = method.__name__, method.__doc__
+    return wrapper
 
 
 class ExactIndex(BaseIndex):
@@ -64,11 +80,17 @@ class ExactIndex(BaseIndex):
         self.metric = metric  # type: ignore[assignment]
         self.dim = dim
         self._quantizer: Quantizer | None = None
+        self._lock_file: DirectoryLock | None = None
+        self._mutex = threading.RLock()  # reader and writer threads of one process take turns
         self._clear()
 
     @classmethod
-    def open(cls, path: str | Path) -> ExactIndex:
-        """Open the existing index at ``path`` (its metric and dim come from the directory)."""
+    def open(cls, path: str | Path, *, read_only: bool = True) -> ExactIndex:
+        """Open the existing index at ``path`` (metric and dim come from the directory).
+
+        Read-only by default: it takes no lock, so it can inspect an index a writer holds (it sees
+        the writer's last flushed snapshot). ``read_only=False`` opens it as the one writer.
+        """
         root = Path(path)
         manifest = read_manifest(root) if root.is_dir() else None
         if manifest is None:
@@ -78,6 +100,7 @@ class ExactIndex(BaseIndex):
                 "create a new one with ExactIndex(path=...) (or an `index: {type: exact, path: ...}` spec block)"
             )
         index = cls(path=str(root), metric=manifest["metric"], dim=manifest["dim"])
+        index.read_only = read_only
         index.warm_up()
         return index
 
@@ -95,22 +118,50 @@ class ExactIndex(BaseIndex):
     def _keeps_floats(self) -> bool:
         return self._quantizer is None or bool(self._quantizer.rescore)
 
+    def exists(self) -> bool:
+        return self.path is None or read_manifest(self.path) is not None
+
     def _warm_up(self) -> None:
+        """Open the directory: a writer creates it and takes its lock first; a reader only reads."""
         if self.path is None:
             return
         root = Path(self.path)
         if root.exists() and not root.is_dir():
             raise EmbedspecError(f"exact index path {root} is a file, not a directory")
-        manifest = read_manifest(root)
-        if manifest is None:
-            foreign = foreign_entries(root)
-            if foreign:
-                raise EmbedspecError(
-                    f"directory {root} is not an exact index ({MANIFEST} is missing) and is not empty "
-                    f"({', '.join(foreign[:5])}); choose an empty or new directory"
-                )
-            return
-        self._load(root, manifest)
+        if not self.read_only:
+            root.mkdir(parents=True, exist_ok=True)
+            self._lock_file = DirectoryLock(root, what="exact index")
+            self._lock_file.acquire(writer=True)
+        try:
+            self._open(root)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _open(self, root: Path) -> None:
+        for attempt in range(_READ_ATTEMPTS):
+            manifest = read_manifest(root) if root.is_dir() else None
+            if manifest is None:
+                foreign = foreign_entries(root)
+                if foreign:
+                    raise EmbedspecError(
+                        f"directory {root} is not an exact index ({MANIFEST} is missing) and is not empty "
+                        f"({', '.join(foreign[:5])}); choose an empty or new directory"
+                    )
+                return
+            try:
+                self._load(root, manifest)
+                return
+            except (SnapshotChanged, FileNotFoundError):  # a writer replaced the snapshot meanwhile
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+                self._clear()
+                time.sleep(0.05 * (attempt + 1))
+
+    def _release_lock(self) -> None:
+        lock, self._lock_file = self._lock_file, None
+        if lock is not None:
+            lock.release()
 
     def _load(self, root: Path, manifest: Mapping[str, Any]) -> None:
         if manifest.get("format") != FORMAT:
@@ -154,6 +205,7 @@ class ExactIndex(BaseIndex):
         self.warm_up()
         super().bind_dim(dim)
 
+    @_serialized
     def use_quantizer(self, quantizer: Quantizer) -> bool:
         """Store ``quantizer`` codes from now on (numpy quantization: returns False).
 
@@ -193,6 +245,7 @@ class ExactIndex(BaseIndex):
             )
 
 
+    @_serialized
     def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         if self.metric == "cosine":
             vectors = l2_normalize(vectors)
@@ -218,9 +271,8 @@ class ExactIndex(BaseIndex):
             self._codes = _store(self._codes, rows, codes, n)
         self._dirty = True
 
-    def delete(self, ids: Sequence[PointId]) -> None:
-        """Remove points; unknown ids are ignored."""
-        self.warm_up()
+    @_serialized
+    def _delete(self, ids: list[PointId]) -> None:
         for pid in ids:
             row = self._rows.pop(pid, None)
             if row is None:
@@ -237,15 +289,13 @@ class ExactIndex(BaseIndex):
             self._payloads.pop()
             self._dirty = True
 
+    @_serialized
     def count(self) -> int:
         self.warm_up()
         return len(self._ids)
 
     # ---- search ------------------------------------------------------------------------------
-    def search(self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None) -> list[list[Hit]]:
-        self.warm_up()
-        return super().search(queries, k, filter)
-
+    @_serialized
     def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
         n = len(self._ids)
         if self.metric == "cosine":
@@ -292,9 +342,10 @@ class ExactIndex(BaseIndex):
         return np.concatenate(idx_parts), np.concatenate(score_parts)
 
     # ---- persistence -------------------------------------------------------------------------
+    @_serialized
     def flush(self) -> None:
-        """Write the in-memory state to ``path`` atomically (no-op in memory or when unchanged)."""
-        if self.path is None or not self._warm:
+        """Write the in-memory state to ``path`` atomically (no-op in memory, read-only or unchanged)."""
+        if self.path is None or not self._warm or self.read_only:
             return
         if not self._dirty and read_manifest(self.path) is not None:
             return
@@ -327,11 +378,15 @@ class ExactIndex(BaseIndex):
         self._dirty = False
 
     def close(self) -> None:
-        """Flush; an index with a ``path`` also frees its memory (a later call reloads it)."""
-        self.flush()
-        if self.path is not None and self._warm:
-            self._clear()
-            self._warm = False
+        """Flush and release the lock; an index with a ``path`` also frees its memory (a later call
+        reopens it)."""
+        try:
+            self.flush()
+        finally:
+            if self.path is not None and self._warm:
+                self._clear()
+                self._warm = False
+            self._release_lock()
 
 
 def _store(buffer: np.ndarray | None, rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:

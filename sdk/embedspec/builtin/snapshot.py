@@ -21,9 +21,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmbedspecError
+from ..locking import WRITER_FILE
 from ..storage import read_json, write_json
 
 MANIFEST = "manifest.json"
+
+
+class SnapshotChanged(EmbedspecError, FileNotFoundError):
+    """A file the manifest named is gone: a writer replaced the snapshot while it was being read."""
+
 _GENERATION_FILE = re.compile(r"^[a-z_]+-(\d{6,})(\.npy|\.json)?$")
 _TEMP_FILE = re.compile(r"^\..+\.tmp$")
 
@@ -42,7 +48,7 @@ def foreign_entries(directory: str | os.PathLike[str]) -> list[str]:
     return sorted(
         p.name
         for p in path.iterdir()
-        if p.name != MANIFEST and not _GENERATION_FILE.match(p.name) and not _TEMP_FILE.match(p.name)
+        if p.name not in (MANIFEST, WRITER_FILE) and not _GENERATION_FILE.match(p.name) and not _TEMP_FILE.match(p.name)
     )
 
 
@@ -119,6 +125,8 @@ def snapshot_file(directory: str | os.PathLike[str], manifest: Mapping[str, Any]
         return None
     path = Path(directory) / filename
     if not path.exists():
+        if read_manifest(directory) != manifest:
+            raise SnapshotChanged(f"the snapshot at {directory} changed while it was read")
         raise EmbedspecError(
             f"snapshot {Path(directory) / MANIFEST} names {filename}, which is missing: "
             "the directory was modified outside embedspec"

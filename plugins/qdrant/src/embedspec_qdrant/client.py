@@ -12,7 +12,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -112,13 +113,15 @@ class QdrantIndex(QdrantIndexBase):
                 kwargs["timeout"] = self.timeout
             self._client = qc.QdrantClient(**kwargs)
         elif self.path is not None:
+            if self.read_only and not Path(self.path).is_dir():
+                return  # nothing stored there; opening would create the directory
             self._client = qc.QdrantClient(path=self.path)
         else:
             self._client = qc.QdrantClient(location=self.location)
         if self._client.collection_exists(self.collection):
             self._check_existing()
             self._ready = True
-        elif self.dim is not None:
+        elif self.dim is not None and not self.read_only:
             self._create()
 
     def _check_existing(self) -> None:
@@ -138,6 +141,10 @@ class QdrantIndex(QdrantIndexBase):
             )
         self.dim = int(params.size)
 
+    def exists(self) -> bool:
+        self.warm_up()
+        return self._ready
+
     def bind_dim(self, dim: int) -> None:
         super().bind_dim(dim)
         self.warm_up()
@@ -145,6 +152,7 @@ class QdrantIndex(QdrantIndexBase):
             self._check_existing()
 
     def _create(self) -> None:
+        self._check_writable()
         m = self._models
         self._client.create_collection(
             collection_name=self.collection,
@@ -239,10 +247,6 @@ class QdrantIndex(QdrantIndexBase):
                 wait=True,
             )
 
-    def search(self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None) -> list[list[Hit]]:
-        self.warm_up()
-        return super().search(queries, k, filter)
-
     def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
         if not self._ready:
             return [[] for _ in range(len(queries))]
@@ -267,9 +271,8 @@ class QdrantIndex(QdrantIndexBase):
             return None
         return m.SearchParams(hnsw_ef=self.search_ef, exact=self.exact, quantization=quant)
 
-    def delete(self, ids: Sequence[PointId]) -> None:
-        self.warm_up()
-        if not self._ready or not ids:
+    def _delete(self, ids: list[PointId]) -> None:
+        if not self._ready:
             return
         with self._guard():
             self._client.delete(

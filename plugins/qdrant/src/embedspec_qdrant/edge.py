@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 from embedspec.base import batched
 from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
+from embedspec.locking import DirectoryLock
 from embedspec.protocols import Hit, PointId
 
 from .filter_translation import FilterVocabulary, translate_filter
@@ -73,6 +74,8 @@ class QdrantEdgeIndex(QdrantIndexBase):
         self._qe: Any = None
         self._unoptimized = 0
         self._lock = threading.RLock()
+        self._dir_lock: DirectoryLock | None = None
+        self._written = False  # since the shard was opened
 
     # ---- life cycle -------------------------------------------------------------------------
     def stored_params(self) -> dict[str, Any] | None:
@@ -98,13 +101,40 @@ class QdrantEdgeIndex(QdrantIndexBase):
             )
         super().bind_dim(dim)
 
+    def exists(self) -> bool:
+        return self.stored_params() is not None
+
+    def _take_lock(self) -> None:
+        """The engine cannot share a shard between processes: every opener, reader or writer, takes
+        the directory's lock first, so a second process is refused before it can harm the first."""
+        if self._dir_lock is None:
+            lock = DirectoryLock(self.path, what="qdrant-edge shard")
+            lock.acquire(writer=not self.read_only)
+            self._dir_lock = lock
+
+    def _release_lock(self) -> None:
+        lock, self._dir_lock = self._dir_lock, None
+        if lock is not None:
+            lock.release()
+
     def _warm_up(self) -> None:
         self._qe = import_qdrant_edge()
         stored = self.stored_params()
         if stored is None:
-            if self.dim is not None:
+            if Path(self.path).exists() and not Path(self.path).is_dir():
+                raise EmbedspecError(f"qdrant-edge path {self.path} is a file, not a directory")
+            if self.dim is not None and not self.read_only:
                 self._create()
             return
+        self._take_lock()
+        try:
+            self._open_existing(stored)
+        except BaseException:
+            self._shard = None
+            self._release_lock()
+            raise
+
+    def _open_existing(self, stored: Mapping[str, Any]) -> None:
         size, distance = int(stored["size"]), stored["distance"]
         if self.dim is not None and self.dim != size:
             raise DimensionMismatchError(
@@ -116,7 +146,9 @@ class QdrantEdgeIndex(QdrantIndexBase):
             )
         self.dim = size
         try:
-            self._shard = self._qe.EdgeShard.load(self.path, self._edge_config())
+            # Read-only: the stored configuration as it is (passing ours would rewrite edge_config.json).
+            config = None if self.read_only else self._edge_config()
+            self._shard = self._qe.EdgeShard.load(self.path, config)
         except Exception as exc:
             raise EmbedspecError(f"cannot open the qdrant-edge shard at {self.path}: {exc}") from exc
         info = self._shard.info()
@@ -124,9 +156,16 @@ class QdrantEdgeIndex(QdrantIndexBase):
         self._create_payload_indexes()
 
     def _create(self) -> None:
+        self._check_writable()
         Path(self.path).mkdir(parents=True, exist_ok=True)
-        self._shard = self._qe.EdgeShard.create(self.path, self._edge_config())
-        self._create_payload_indexes()
+        self._take_lock()
+        try:
+            self._shard = self._qe.EdgeShard.create(self.path, self._edge_config())
+            self._create_payload_indexes()
+        except BaseException:
+            self._shard = None
+            self._release_lock()
+            raise
 
     def _edge_config(self) -> Any:
         qe = self._qe
@@ -165,7 +204,7 @@ class QdrantEdgeIndex(QdrantIndexBase):
         return qe.ProductQuantizationConfig(compression=ratio, memory=memory)
 
     def _create_payload_indexes(self) -> None:
-        if not self.payload_indexes:
+        if not self.payload_indexes or self.read_only:
             return
         existing = set(self._shard.info().payload_schema)
         for key, kind in self.payload_indexes.items():
@@ -192,25 +231,38 @@ class QdrantEdgeIndex(QdrantIndexBase):
         return changed
 
     def flush(self) -> None:
-        """Write pending changes to the segments on disk."""
-        if self._shard is not None:
+        """Write pending changes to the segments on disk (nothing to do read-only)."""
+        if self._shard is not None and not self.read_only:
             with self._lock:
                 self._shard.flush()
 
     def close(self) -> None:
-        """Optimize (if automatic and anything was written), flush and release the shard."""
+        """Optimize (if automatic and anything was written), flush, release the shard and its lock."""
         with self._lock:
-            if self._shard is None:
-                return
             try:
-                if self.optimize_after is not None and self._unoptimized:
-                    self._shard.optimize()
-                self._shard.flush()
+                if self._shard is not None:
+                    try:
+                        if not self.read_only:
+                            if self.optimize_after is not None and self._unoptimized:
+                                self._shard.optimize()
+                            self._shard.flush()
+                    finally:
+                        self._shard.close()
+                    if self._written:
+                        self._settle()
             finally:
-                self._shard.close()
+                self._written = False
                 self._shard = None
                 self._unoptimized = 0
                 self._warm = False
+                self._release_lock()
+
+    def _settle(self) -> None:
+        """Open and close the shard once more, as a reader would: the engine normalizes its files on
+        the first load after writes (configuration defaults, payload journal compaction); doing it
+        here, while the writer still holds the lock, lets later read-only opens change nothing."""
+        shard = self._qe.EdgeShard.load(self.path, None)
+        shard.close()
 
     # ---- data -------------------------------------------------------------------------------
     def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
@@ -226,16 +278,17 @@ class QdrantEdgeIndex(QdrantIndexBase):
         with self._lock:
             for chunk in batched(points, UPDATE_BATCH):
                 shard.update(qe.UpdateOperation.upsert_points(list(chunk)))
+                self._written = True
                 self._unoptimized += len(chunk)
-
-    def search(self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None) -> list[list[Hit]]:
-        self.warm_up()
-        return super().search(queries, k, filter)
 
     def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
         if self._shard is None:
             return [[] for _ in range(len(queries))]
-        if self.optimize_after is not None and self._unoptimized >= max(1, self.optimize_after):
+        if (
+            not self.read_only
+            and self.optimize_after is not None
+            and self._unoptimized >= max(1, self.optimize_after)
+        ):
             with self._lock:
                 if self._unoptimized >= max(1, self.optimize_after):
                     self.optimize()
@@ -270,12 +323,12 @@ class QdrantEdgeIndex(QdrantIndexBase):
             qe.Filter, qe.FieldCondition, qe.MatchValue, qe.MatchAny, qe.RangeFloat, boolean=np.bool_
         )
 
-    def delete(self, ids: Sequence[PointId]) -> None:
-        self.warm_up()
-        if self._shard is None or not ids:
+    def _delete(self, ids: list[PointId]) -> None:
+        if self._shard is None:
             return
         with self._lock:
             self._shard.update(self._qe.UpdateOperation.delete_points(to_qdrant_ids(list(ids))))
+            self._written = True
 
     def count(self) -> int:
         self.warm_up()

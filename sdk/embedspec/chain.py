@@ -1,0 +1,114 @@
+"""The chain check ``build`` runs before any work starts.
+
+Dimensions flow from the encoder through the aligner and the compressors to the index; a quantizer
+(codes, not floats) must come last and the index must be able to store it. Every problem found is
+collected as a located ``SpecIssue`` (block path, component, plugin, YAML line) rather than stopping
+at the first one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import DimensionMismatchError, EmbedspecError, SpecError
+from .spec import Spec, SpecIssue, sorted_issues
+
+
+@dataclass
+class ChainCheck:
+    """What the check found: the dimension reaching the index, the quantizer, and the problems."""
+
+    dim: int | None = None
+    quantizer: Any = None
+    native_quantization: bool = False
+    issues: list[SpecIssue] = field(default_factory=list)
+    dimension_problem: bool = False
+
+
+def _label(path: str, component: Any) -> str:
+    return f"{path} ({getattr(component, '_embedspec_type', type(component).__name__)})"
+
+
+class _Locator:
+    """Builds located issues for the blocks of a spec (or bare paths when there is none)."""
+
+    def __init__(self, spec: Spec | None) -> None:
+        self.blocks = {b.path: b for b in spec.blocks()} if spec is not None else {}
+
+    def issue(self, path: str, message: str) -> SpecIssue:
+        block = self.blocks.get(path)
+        if block is None:
+            return SpecIssue(path, message)
+        return SpecIssue(path, message, *block.position(path), component=block.type, plugin=block.registration.plugin)
+
+
+def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, spec: Spec | None = None) -> ChainCheck:
+    """Check encoder -> aligner -> compressors -> index; bind the index's dimension and quantizer."""
+    out = ChainCheck()
+    where = _Locator(spec)
+
+    def problem(path: str, message: str, *, dimension: bool = False) -> None:
+        out.issues.append(where.issue(path, message))
+        out.dimension_problem = out.dimension_problem or dimension
+
+    dim: int | None
+    try:
+        dim = int(encoder.dim)
+    except (EmbedspecError, OSError, ValueError) as exc:
+        problem("encoder", f"cannot tell the encoder's dimension: {exc}")
+        dim = None
+    upstream = _label("encoder", encoder)
+    if aligner is not None and dim is not None:
+        in_dim = getattr(aligner, "input_dim_", None)
+        if in_dim is not None and in_dim != dim:
+            problem("aligner", f"{upstream} produces dimension {dim} but {_label('aligner', aligner)} was "
+                    f"fitted on {in_dim}", dimension=True)
+            dim = None
+        else:
+            dim, upstream = aligner.output_dim(dim), _label("aligner", aligner)
+    last = len(compressors) - 1
+    for i, comp in enumerate(compressors):
+        here = _label(f"compressors[{i}]", comp)
+        quantizer = getattr(comp, "is_quantizer", False)
+        if quantizer and i != last:
+            problem(f"compressors[{i}]", f"{here} is a quantizer: it must be the last compressor")
+        if dim is None:
+            continue
+        try:
+            out_dim = comp.output_dim(dim)
+        except ValueError as exc:
+            problem(f"compressors[{i}]", f"{upstream} produces dimension {dim}, which {here} cannot take: {exc}",
+                    dimension=True)
+            dim = None
+            continue
+        if not quantizer:
+            dim, upstream = out_dim, here
+    if dim is not None and hasattr(index, "bind_dim"):
+        try:
+            index.bind_dim(dim)
+        except DimensionMismatchError as exc:
+            problem("index", f"{upstream} produces dimension {dim} but {_label('index', index)}: {exc}", dimension=True)
+        except EmbedspecError as exc:
+            problem("index", f"{_label('index', index)}: {exc}")
+    if compressors and getattr(compressors[-1], "is_quantizer", False):
+        out.quantizer = compressors[-1]
+        try:
+            out.native_quantization = bool(index.use_quantizer(out.quantizer))
+        except EmbedspecError as exc:
+            problem("index", f"{_label('index', index)}: {exc}")
+    out.dim = dim
+    return out
+
+
+def chain_error(issues: list[SpecIssue], source: str | None, *, dimension: bool = False) -> SpecError:
+    """One error listing every issue by line; a ``DimensionMismatchError`` when a dimension is wrong."""
+    issues = sorted_issues(issues)
+    label = source or "<spec>"
+    noun = "problem" if len(issues) == 1 else "problems"
+    lines = "\n".join(f"  - {i}" for i in issues)
+    message = f"{label}: {len(issues)} {noun} in the spec:\n{lines}"
+    if len(issues) == 1 and source is None:
+        message = str(issues[0])
+    cls = DimensionMismatchError if dimension else SpecError
+    return cls(message, issues)

@@ -1,0 +1,166 @@
+"""Streaming ingestion: documents -> validated batches -> vectors -> index, with bounded memory.
+
+``Ingestion.run(documents)`` holds one batch of inputs and vectors at a time. While a compressor or
+quantizer of the chain still has to be fitted, it buffers up to ``FIT_SAMPLE`` vectors, fits on
+them, then writes the buffer and streams on. Every batch is validated (ids, payloads, duplicates)
+before it is encoded or written; a failure after some batches were written raises
+``PartialWriteError`` saying exactly how many documents were committed (and flushed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .base import check_id, check_payload
+from .documents import Document, content_id
+from .errors import EmbedspecError, PartialWriteError
+from .protocols import PointId
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
+
+#: How many vectors an unfitted compressor is fitted on when the pipeline fits it.
+FIT_SAMPLE = 20_000
+
+
+@dataclass
+class _Batch:
+    contents: list[Any] = field(default_factory=list)
+    ids: list[PointId] = field(default_factory=list)
+    payloads: list[Mapping[str, Any] | None] = field(default_factory=list)
+
+
+def _payload_digest(payload: Mapping[str, Any] | None) -> bytes:
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8]
+
+
+class Ingestion:
+    """One ``add`` call: ids resolved and checked across the call, batches written in order."""
+
+    def __init__(self, pipeline: Pipeline, batch_size: int, progress: Any = None) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.pipeline = pipeline
+        self.batch_size = batch_size
+        self.progress = progress
+        self.ids: list[PointId] = []  # one per document, in input order
+        self.committed = 0  # documents written to the index
+        self.skipped = 0  # content duplicates within this call
+        self._seen: dict[PointId, tuple[int, bytes, bool]] = {}  # id -> (position, payload digest, derived)
+        self._pending: list[tuple[list[PointId], np.ndarray, list[Any]]] = []
+        self._pending_rows = 0
+        self._needs_fit = pipeline.needs_fit()
+
+    # ---- validation -------------------------------------------------------------------------
+    def _prepare(self, documents: list[Document], start: int) -> _Batch:
+        """Resolve ids, check ids and payloads, drop content duplicates; raise before any write."""
+        batch = _Batch()
+        self._validate_contents([d.content for d in documents], start)
+        for offset, doc in enumerate(documents):
+            position = start + offset
+            if isinstance(doc.payload, (str, bytes)) or (doc.payload is not None and not isinstance(doc.payload, Mapping)):
+                raise TypeError(f"payload of document {position} is {type(doc.payload).__name__}; payloads are mappings or None")
+            check_payload(doc.payload, position)
+            derived = doc.id is None
+            pid = content_id(doc.content) if derived else check_id(doc.id, position)
+            digest = _payload_digest(doc.payload)
+            first = self._seen.get(pid)  # type: ignore[arg-type]
+            if first is not None:
+                where, first_digest, first_derived = first
+                if derived and first_derived and first_digest == digest:
+                    self.ids.append(pid)  # type: ignore[arg-type]
+                    self.skipped += 1  # the same document again: idempotent
+                    continue
+                what = "the same content (derived id)" if derived else "the same id"
+                raise ValueError(
+                    f"documents {where} and {position} have {what} {pid!r}"
+                    + (" with different payloads" if derived and first_derived else "")
+                    + "; ids must be unique within one add"
+                )
+            self._seen[pid] = (position, digest, derived)  # type: ignore[index]
+            self.ids.append(pid)  # type: ignore[arg-type]
+            batch.contents.append(doc.content)
+            batch.ids.append(pid)  # type: ignore[arg-type]
+            batch.payloads.append(doc.payload)
+        return batch
+
+    def _validate_contents(self, contents: list[Any], start: int) -> None:
+        """The encoder's own input check (types, by position), before any id is derived."""
+        validate = getattr(self.pipeline.encoder, "validate_inputs", None)
+        if not callable(validate):
+            return
+        try:
+            validate(contents)
+        except (TypeError, ValueError) as exc:
+            if start == 0:
+                raise
+            cls = TypeError if isinstance(exc, TypeError) else ValueError
+            raise cls(f"{exc} (positions counted from document {start}, the start of its batch)") from exc
+
+    # ---- the run ------------------------------------------------------------------------------
+    def run(self, documents: Iterable[Document]) -> list[PointId]:
+        iterator: Iterator[Document] = iter(documents)
+        position = 0
+        try:
+            while True:
+                chunk = list(islice(iterator, self.batch_size))
+                if not chunk:
+                    break
+                batch = self._prepare(chunk, position)
+                position += len(chunk)
+                if batch.contents:
+                    vectors = self.pipeline.encode(batch.contents, role="document")
+                    self._write_or_buffer(batch.ids, vectors, batch.payloads)
+                if self.progress is not None:
+                    self.progress.update(len(chunk))
+            self._drain()
+            self.pipeline.flush()
+        except BaseException as exc:
+            if self.committed:
+                self._flush_quietly()
+                raise PartialWriteError(
+                    f"{exc} -- {self.committed} document(s) were committed (and flushed) before this "
+                    "failure; the rest were not written",
+                    committed=self.committed,
+                ) from exc
+            raise
+        return self.ids
+
+    def _write_or_buffer(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        if not self._needs_fit:
+            self._write(ids, vectors, payloads)
+            return
+        self._pending.append((ids, vectors, payloads))
+        self._pending_rows += len(ids)
+        if self._pending_rows >= FIT_SAMPLE:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Fit what still needs fitting on the buffered vectors, then write them."""
+        if not self._pending:
+            return
+        if self._needs_fit:
+            self.pipeline.fit_compressors(np.concatenate([v for _, v, _ in self._pending]))
+            self._needs_fit = False
+        pending, self._pending, self._pending_rows = self._pending, [], 0
+        for ids, vectors, payloads in pending:
+            self._write(ids, vectors, payloads)
+
+    def _write(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        compressed = self.pipeline.compress(vectors)
+        self.pipeline.index.upsert(ids, compressed, payloads)
+        self.committed += len(ids)
+
+    def _flush_quietly(self) -> None:
+        try:
+            self.pipeline.flush()
+        except (EmbedspecError, OSError):
+            pass
