@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -13,7 +12,6 @@ import click
 from .base import MAX_K
 from .corpus import MAX_RECORD_BYTES, check_jsonl, read_jsonl
 from .errors import DatasetError, EmbedspecError, PartialWriteError, SpecError
-
 
 #: Errors that are the user's (or the machine's), not embedspec's: one line and a hint, no traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (EmbedspecError, OSError, ValueError, TypeError, KeyError, LookupError)
