@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import DimensionMismatchError, EmbedspecError, SpecError
+from .errors import DimensionMismatchError, EmbedspecError, IndexLockedError, SpecError
 from .spec import Spec, SpecIssue, sorted_issues
 
 
@@ -89,6 +89,8 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
             index.bind_dim(dim)
         except DimensionMismatchError as exc:
             problem("index", f"{upstream} produces dimension {dim} but {_label('index', index)}: {exc}", dimension=True)
+        except IndexLockedError:
+            raise  # not a problem of the spec: another process holds the index
         except EmbedspecError as exc:
             problem("index", f"{_label('index', index)}: {exc}")
     if compressors and getattr(compressors[-1], "is_quantizer", False):

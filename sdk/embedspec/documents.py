@@ -85,5 +85,8 @@ def as_documents(
         values = iter(row)
         content = next(values)
         pid = next(values) if columns[1] is not None else None
+        if columns[1] is not None and pid is None:
+            raise TypeError(f"id at position {position} is NoneType (None); ids are int or str (omit ids= to "
+                            "derive them from the content)")
         payload = next(values) if columns[2] is not None else None
         yield Document(content, pid, payload)
