@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,9 +22,6 @@ from .base import check_id, check_payload
 from .documents import Document, content_id
 from .errors import EmbedspecError, PartialWriteError
 from .protocols import PointId
-
-if TYPE_CHECKING:
-    from .pipeline import Pipeline
 
 #: How many vectors an unfitted compressor is fitted on when the pipeline fits it.
 FIT_SAMPLE = 20_000
@@ -42,10 +39,23 @@ def _payload_digest(payload: Mapping[str, Any] | None) -> bytes:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()[:8]
 
 
+class Chain(Protocol):
+    """What ingestion needs of a pipeline (``embedspec.pipeline.Pipeline`` provides it)."""
+
+    encoder: Any
+    index: Any
+
+    def encode(self, items: list[Any], role: str = "document") -> np.ndarray: ...
+    def compress(self, vectors: np.ndarray) -> np.ndarray: ...
+    def needs_fit(self) -> bool: ...
+    def fit_compressors(self, vectors: np.ndarray) -> None: ...
+    def flush(self) -> None: ...
+
+
 class Ingestion:
     """One ``add`` call: ids resolved and checked across the call, batches written in order."""
 
-    def __init__(self, pipeline: Pipeline, batch_size: int, progress: Any = None) -> None:
+    def __init__(self, pipeline: Chain, batch_size: int, progress: Any = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.pipeline = pipeline

@@ -151,3 +151,20 @@ def test_missing_index_directory_on_load(tmp_path):
 
     with pytest.raises(EmbedspecError, match=str(tmp_path / "nowhere")):
         ExactIndex.open(tmp_path / "nowhere")
+
+
+def test_every_chain_problem_is_reported_together_with_its_line(tmp_path):
+    path = tmp_path / "chain.yaml"
+    path.write_text(
+        "version: 1\n"
+        "encoder:\n  type: hashing\n  dim: 256\n"
+        "compressors:\n"
+        "  - type: binary\n"  # line 6: a quantizer that is not last
+        "  - type: matryoshka\n    dim: 512\n"  # line 7: wider than what reaches it
+        "index:\n  type: exact\n  dim: 100\n"
+    )
+    with pytest.raises(DimensionMismatchError) as exc:
+        embedspec.build(str(path))
+    lines = [(i.line, i.path) for i in exc.value.issues]
+    assert lines == [(6, "compressors[0]"), (7, "compressors[1]")], exc.value.issues
+    assert "2 problems" in str(exc.value) and "must be the last compressor" in str(exc.value)
