@@ -83,23 +83,41 @@ def cli(debug: bool) -> None:
 @cli.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def plugins_command(as_json: bool) -> None:
-    """List installed components and plugins that failed to load."""
-    from .plugins import broken_plugins, get_registry
+    """List installed components; plugins that were refused go to stderr (the exit status stays 0)."""
+    from .plugins import broken_plugins, get_registry, plugin_notices, skipped_plugins, take_notices
 
+    take_notices()  # shown below, not warned about again
     rows = [
         {"name": r.name, "kind": r.kind, "plugin": r.plugin, "distribution": r.distribution, "version": r.version}
         for r in get_registry()
     ]
-    broken = [{"plugin": b.name, "distribution": b.distribution, "error": b.error} for b in broken_plugins()]
+    broken = [{"plugin": b.name, "distribution": b.distribution, "version": b.version, "error": b.error}
+              for b in sorted(broken_plugins(), key=lambda b: (b.name, b.distribution or ""))]
+    skipped = [{"plugin": s.name, "distribution": s.distribution, "version": s.version, "reason": s.reason}
+               for s in skipped_plugins()]
     if as_json:
-        click.echo(json.dumps({"components": rows, "broken": broken}, indent=2))
+        payload = {"components": rows, "broken": broken, "skipped": skipped, "warnings": plugin_notices()}
+        click.echo(json.dumps(payload, indent=2))
         return
-    widths = [max(len(str(r[c])) for r in rows + [{c: c}]) for c in ("kind", "name", "plugin", "distribution")]
-    for r in [{"kind": "KIND", "name": "NAME", "plugin": "PLUGIN", "distribution": "DISTRIBUTION", "version": "VERSION"}, *rows]:
-        cells = [str(r[c]).ljust(w) for c, w in zip(("kind", "name", "plugin", "distribution"), widths)]
-        click.echo("  ".join([*cells, str(r["version"])]))
-    for b in broken:
-        click.echo(f"BROKEN plugin {b['plugin']} ({b['distribution']}): {b['error']}", err=True)
+    _echo_table(["KIND", "NAME", "PLUGIN", "DISTRIBUTION", "VERSION"],
+                [[r["kind"], r["name"], r["plugin"], r["distribution"], r["version"]] for r in rows])
+    if broken:
+        click.echo("", err=True)
+        _echo_table(["BROKEN PLUGIN", "DISTRIBUTION", "ERROR"],
+                    [[b["plugin"], " ".join(filter(None, [b["distribution"], b["version"]])) or "-", b["error"]]
+                     for b in broken], err=True)
+    for s in skipped:
+        click.echo(f"skipped plugin {s['plugin']!r} ({s['distribution']}): {s['reason']}", err=True)
+    for message in plugin_notices():
+        click.echo(f"warning: {message}", err=True)
+
+
+def _echo_table(header: list[str], rows: list[list[Any]], *, err: bool = False) -> None:
+    """Columns padded to their widest cell; the last column is not padded."""
+    cells = [[str(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
+    for row in cells:
+        click.echo("  ".join([*(c.ljust(w) for c, w in zip(row, widths)), row[-1]]).rstrip(), err=err)
 
 
 @cli.command("validate")
@@ -110,7 +128,10 @@ def validate_command(spec: str) -> None:
     Read-only: it creates and modifies nothing. Exits 1 listing every problem, by line.
     """
     from .pipeline import build
+    from .plugins import take_notices
 
+    for message in take_notices():  # refused plugins, EMBEDSPEC_PLUGINS* problems: one line each
+        click.echo(f"warning: {_one_line(message)}", err=True)
     try:
         pipeline = build(spec, read_only=True, deep_check=True)
     except EmbedspecError as exc:
@@ -132,6 +153,12 @@ def _index_state(index: Any) -> str:
     except EmbedspecError as exc:
         return f"not opened ({exc})"
     return f"{count:,} {'vector' if count == 1 else 'vectors'}"
+
+
+def _one_line(message: str, limit: int = 240) -> str:
+    if len(message) <= limit:
+        return message
+    return message[: limit - 40].rstrip() + " ... (`embedspec plugins` shows it all)"
 
 
 @cli.command("schema")

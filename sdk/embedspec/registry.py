@@ -3,20 +3,58 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
+import inspect
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .errors import PluginError, UnknownComponentError
-from .protocols import KINDS, PLURALS
+from .protocols import KINDS, PLURALS, Aligner, Compressor, Encoder, Index
+
+#: A component name as it appears after ``type:`` in a spec.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+PROTOCOLS: dict[str, type] = {"encoder": Encoder, "index": Index, "aligner": Aligner, "compressor": Compressor}
 
 
 class ComponentConfig(BaseModel):
     """Base of every component's config model: unknown fields are errors."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+def _protocol_methods(kind: str) -> list[str]:
+    """The methods (not properties) a class must define to implement ``kind``'s protocol."""
+    return [n for n, v in vars(PROTOCOLS[kind]).items() if not n.startswith("_") and inspect.isfunction(v)]
+
+
+def registration_problems(kind: str, name: Any, factory: Any, config_model: Any) -> list[str]:
+    """Everything wrong with registering ``factory`` as the ``kind`` ``name`` (empty when valid)."""
+    if kind not in PROTOCOLS:
+        return [f"unknown component kind {kind!r} (kinds: {', '.join(KINDS)})"]
+    label = f"{kind} {name!r}"
+    problems = []
+    if not isinstance(name, str) or not name:
+        got = f", got {type(name).__name__}" if not isinstance(name, str) else ""
+        problems.append(f"{label}: the name must be a non-empty string{got}")
+    elif not NAME_PATTERN.fullmatch(name):
+        problems.append(f"{label}: the name may hold only letters, digits, '.', '_' and '-' "
+                        f"(starting with a letter or digit, at most 64 characters)")
+    if not inspect.isclass(factory):
+        problems.append(f"{label}: the factory must be a class, got {type(factory).__name__}")
+    else:
+        missing = [m for m in _protocol_methods(kind) if not callable(getattr(factory, m, None))]
+        if missing:
+            methods = ", ".join(f"{m}()" for m in missing)
+            problems.append(f"{label}: {factory.__name__} lacks {methods} of the {PROTOCOLS[kind].__name__} protocol")
+    if not (inspect.isclass(config_model) and issubclass(config_model, BaseModel)):
+        got = config_model.__name__ if inspect.isclass(config_model) else type(config_model).__name__
+        problems.append(f"{label}: the config model must be a pydantic BaseModel subclass, got {got}")
+    elif "type" in config_model.model_fields:
+        problems.append(f"{label}: the config model may not have a field named 'type' (the spec's `type:` key)")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -31,36 +69,70 @@ class Registration:
     distribution: str | None = None
     version: str | None = None
 
+    def __post_init__(self) -> None:
+        problems = registration_problems(self.kind, self.name, self.factory, self.config_model)
+        if problems:
+            raise PluginError("; ".join(problems), plugin=self.plugin, distribution=self.distribution)
+
     def create(self, config: BaseModel | dict[str, Any]) -> Any:
         """Build the component from a validated config (or a dict, validated here)."""
         if not isinstance(config, BaseModel):
             config = self.config_model.model_validate(config)
         component = self.factory(**{k: getattr(config, k) for k in type(config).model_fields})
-        try:
+        try:  # what it was built as: describe() looks it up by (kind, name)
             component._embedspec_type = self.name
-        except AttributeError:  # objects with __slots__
+            component._embedspec_kind = self.kind
+        except AttributeError:  # objects with __slots__: describe() falls back to the factory class
             pass
         return component
 
 
 class Registry:
-    """All registered components. Duplicate names within a kind are errors naming both plugins."""
+    """All registered components, keyed by (kind, name). A name taken within a kind is refused with an
+    error naming both plugins; registering is all-or-nothing (``add_all``)."""
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
 
-    def add(self, reg: Registration) -> None:
-        if reg.kind not in self._entries:
-            raise PluginError(f"unknown component kind {reg.kind!r}", plugin=reg.plugin)
-        existing = self._entries[reg.kind].get(reg.name)
-        if existing is not None:
+    def conflicts(self, regs: Iterable[Registration]) -> list[str]:
+        """Why ``regs`` cannot all be added (names taken, or given twice among them); empty if they can."""
+        problems: list[str] = []
+        batch: dict[tuple[str, str], Registration] = {}
+        for reg in regs:
+            if reg.kind not in self._entries:
+                problems.append(f"unknown component kind {reg.kind!r}")
+                continue
+            existing = self._entries[reg.kind].get(reg.name) or batch.get((reg.kind, reg.name))
+            if existing is not None:
+                problems.append(
+                    f"{reg.kind} {reg.name!r} is registered twice: by plugin {existing.plugin!r} "
+                    f"({existing.distribution}) and by plugin {reg.plugin!r} ({reg.distribution})"
+                )
+            batch[(reg.kind, reg.name)] = reg
+        return problems
+
+    def add_all(self, regs: Iterable[Registration]) -> None:
+        """Add every registration of ``regs``, or none of them (``PluginError`` saying why)."""
+        regs = list(regs)
+        problems = self.conflicts(regs)
+        if problems:
             raise PluginError(
-                f"{reg.kind} {reg.name!r} is registered twice: by plugin {existing.plugin!r} "
-                f"({existing.distribution}) and by plugin {reg.plugin!r} ({reg.distribution})",
-                plugin=reg.plugin,
-                distribution=reg.distribution,
+                "; ".join(problems),
+                plugin=regs[0].plugin if regs else None,
+                distribution=regs[0].distribution if regs else None,
             )
-        self._entries[reg.kind][reg.name] = reg
+        for reg in regs:
+            self._entries[reg.kind][reg.name] = reg
+
+    def add(self, reg: Registration) -> None:
+        self.add_all([reg])
+
+    def remove_plugin(self, plugin: str) -> list[Registration]:
+        """Withdraw every component ``plugin`` registered; return them."""
+        removed = [reg for reg in self if reg.plugin == plugin]
+        for reg in removed:
+            del self._entries[reg.kind][reg.name]
+        return removed
 
     def get(self, kind: str, name: str) -> Registration:
         try:
@@ -87,17 +159,31 @@ class Registry:
     def find_factory(self, factory: Any) -> list[Registration]:
         return [reg for reg in self if reg.factory is factory]
 
+    def registration_of(self, component: Any) -> Registration:
+        """The registration ``component`` was built from: by the (kind, name) recorded at creation, else
+        by its class (narrowed by protocol when one class is registered under several kinds)."""
+        kind = getattr(component, "_embedspec_kind", None)
+        name = getattr(component, "_embedspec_type", None)
+        if kind in self._entries and isinstance(name, str) and name in self._entries[kind]:
+            return self._entries[kind][name]
+        candidates = [r for r in self if r.name == name] if isinstance(name, str) else []
+        candidates = [r for r in candidates if isinstance(component, r.factory)] or self.find_factory(type(component))
+        if len(candidates) > 1:
+            candidates = [r for r in candidates if isinstance(component, PROTOCOLS[r.kind])] or candidates
+        if not candidates:
+            raise PluginError(f"{type(component).__name__} is not a registered component")
+        if len(candidates) > 1:
+            which = ", ".join(f"{r.kind} {r.name!r}" for r in candidates)
+            raise PluginError(f"{type(component).__name__} is registered as several components ({which}); "
+                              f"build it from the registry so it records which one it is")
+        return candidates[0]
+
 
 def describe(component: Any) -> dict[str, Any]:
     """The spec block (``type`` + non-default fields) that rebuilds ``component``."""
     from .plugins import get_registry
 
-    registry = get_registry()
-    name = getattr(component, "_embedspec_type", None)
-    regs = [r for r in registry if r.name == name] if name else registry.find_factory(type(component))
-    if not regs:
-        raise PluginError(f"{type(component).__name__} is not a registered component")
-    reg = regs[0]
+    reg = get_registry().registration_of(component)
     values = {
         field: getattr(component, field)
         for field in reg.config_model.model_fields
