@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from typing import Any
 
 import click
@@ -291,14 +292,22 @@ def _attach_commands() -> None:
     else:
         cli.add_command(eval_command)
         cli.add_command(compare_command)
-    from .plugins import get_plugin_manager
+    from .plugins import attach_commands
 
-    get_plugin_manager().hook.register_commands(cli=cli)
+    attach_commands(cli)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Warnings on the command line: one ``warning:`` line, no source location."""
+    click.echo(f"warning: {message}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; a user error prints one clear message (``--debug``: the traceback)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" not in args and not _debugging(None):
+        warnings.showwarning = _show_warning
     try:
         group = get_cli()
         group.main(args=args, prog_name="embedspec", standalone_mode=False)

@@ -280,7 +280,7 @@ def test_validate_warns_one_line_per_broken_plugin_then_succeeds(site: Path, tmp
     spec.write_text("version: 1\nencoder: {type: hashing, dim: 64}\nindex: {type: exact}\n")
     proc = _cli(site, "validate", str(spec))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == f"{spec}: valid (64 -> 64 dims, index ExactIndex)"
+    assert proc.stdout.strip() == f"{spec}: valid (64 -> 64 dims; index ExactIndex at memory: 0 vectors)"
     assert "Traceback" not in proc.stderr
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning: plugin ")]
     assert len(warnings) == len(EXPECTED_BROKEN), proc.stderr
