@@ -29,18 +29,14 @@ from pydantic import BaseModel
 
 from . import hookspecs
 from .errors import PluginError
+from .protocols import COMPONENT_KINDS
 from .registry import ComponentConfig, Registration, Registry, registration_problems
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 ENV_PLUGINS = "EMBEDSPEC_PLUGINS"
 ENV_PLUGINS_DISABLE = "EMBEDSPEC_PLUGINS_DISABLE"
 BUILTIN = "embedspec.builtin"
-_HOOK_KINDS = {
-    "register_encoders": "encoder",
-    "register_indexes": "index",
-    "register_aligners": "aligner",
-    "register_compressors": "compressor",
-}
+_HOOK_KINDS = {k.hook: k.name for k in COMPONENT_KINDS}
 
 
 class PluginWarning(UserWarning):

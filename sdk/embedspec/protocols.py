@@ -17,8 +17,6 @@ Role = Literal["query", "document"]
 Metric = Literal["cosine", "dot", "euclidean"]
 PointId = int | str
 ROLES: tuple[str, ...] = ("query", "document")
-KINDS: tuple[str, ...] = ("encoder", "index", "aligner", "compressor")
-PLURALS = {"encoder": "encoders", "index": "indexes", "aligner": "aligners", "compressor": "compressors"}
 
 
 @dataclass(frozen=True)
@@ -89,3 +87,27 @@ class Aligner(Protocol):
     def fit(self, X_source: np.ndarray, X_target: np.ndarray) -> Aligner: ...
 
     def transform(self, X: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ComponentKind:
+    """One kind of component: its protocol, the hook that registers it, its place in a spec."""
+
+    name: str  # "encoder"
+    plural: str  # "encoders"
+    protocol: type
+    hook: str  # "register_encoders"
+    spec_key: str  # "encoder" (one block) or "compressors" (a list of blocks)
+    many: bool = False
+
+
+#: The one table of component kinds, in the order a spec lists them.
+COMPONENT_KINDS: tuple[ComponentKind, ...] = (
+    ComponentKind("encoder", "encoders", Encoder, "register_encoders", "encoder"),
+    ComponentKind("aligner", "aligners", Aligner, "register_aligners", "aligner"),
+    ComponentKind("compressor", "compressors", Compressor, "register_compressors", "compressors", many=True),
+    ComponentKind("index", "indexes", Index, "register_indexes", "index"),
+)
+KINDS: tuple[str, ...] = tuple(k.name for k in COMPONENT_KINDS)
+PLURALS: dict[str, str] = {k.name: k.plural for k in COMPONENT_KINDS}
+KIND_BY_NAME: dict[str, ComponentKind] = {k.name: k for k in COMPONENT_KINDS}

@@ -12,11 +12,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from .errors import PluginError, UnknownComponentError
-from .protocols import KINDS, PLURALS, Aligner, Compressor, Encoder, Index
+from .protocols import KIND_BY_NAME, KINDS, PLURALS
 
 #: A component name as it appears after ``type:`` in a spec.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-PROTOCOLS: dict[str, type] = {"encoder": Encoder, "index": Index, "aligner": Aligner, "compressor": Compressor}
+PROTOCOLS: dict[str, type] = {name: kind.protocol for name, kind in KIND_BY_NAME.items()}
 
 
 class ComponentConfig(BaseModel):

@@ -21,10 +21,11 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import SpecError, UnknownComponentError
 from .plugins import load_plugins
+from .protocols import COMPONENT_KINDS
 from .registry import Registration
 
 SPEC_VERSION = 1
-BLOCKS = {"encoder": "encoder", "aligner": "aligner", "compressors": "compressor", "index": "index"}
+BLOCKS = {k.spec_key: k.name for k in COMPONENT_KINDS}  # spec key -> component kind
 TOP_LEVEL = ("version", *BLOCKS)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
