@@ -7,16 +7,31 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
+from .config_rules import type_problem
 from .errors import PluginError, UnknownComponentError
 from .protocols import KINDS, PLURALS
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's config model: unknown fields are errors."""
+    """Base of every component's config model: unknown fields are errors, numbers are numbers.
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    A boolean is never a number (nor a number a boolean), an int field takes no float, text is not
+    bytes, integers fit 64 bits and floats are finite (see ``embedspec.config_rules``); each model bounds its own fields (dims: ``le=MAX_DIM``).
+    A ``ValidationError``'s text never quotes the input (it may hold a secret from the environment).
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False, hide_input_in_errors=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_types(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        problem = type_problem(value, field.annotation) if field is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 @dataclass(frozen=True)
