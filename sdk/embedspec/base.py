@@ -260,14 +260,14 @@ class BaseIndex(Component):
         """Whether there is stored data to open (always True for in-memory indexes)."""
         return True
 
-    def location(self) -> str:
+    def data_location(self) -> str:
         """Where the data lives, for messages (a path, a URL, or "memory")."""
         return str(getattr(self, "path", None) or getattr(self, "url", None) or "memory")
 
     def _check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyError(
-                f"{type(self).__name__} at {self.location()} was opened read-only; "
+                f"{type(self).__name__} at {self.data_location()} was opened read-only; "
                 "build the pipeline without read_only=True to write"
             )
 

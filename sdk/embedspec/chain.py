@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DimensionMismatchError, EmbedspecError, IndexLockedError, SpecError
-from .spec import Spec, SpecIssue, sorted_issues
+from .spec import Spec
+from .spec_source import SpecIssue, sorted_issues
 
 
 @dataclass

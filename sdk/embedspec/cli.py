@@ -142,7 +142,7 @@ def validate_command(spec: str) -> None:
         index = pipeline.index
         state = _index_state(index)
         click.echo(f"{spec}: valid ({pipeline.encoder.dim} -> {pipeline.dim} dims; index {type(index).__name__} "
-                   f"at {index.location()}: {state})")
+                   f"at {index.data_location()}: {state})")
 
 
 def _index_state(index: Any) -> str:
@@ -238,14 +238,14 @@ def search_command(spec: str, query: tuple[str, ...], k: int, filter_json: str |
             raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint="--filter") from None
     with _pipeline(spec, read_only=True) as pipeline:
         index = pipeline.index
-        if index.location() == "memory":
+        if index.data_location() == "memory":
             raise click.ClickException(
                 "the spec's index keeps its data in memory only (no path), so there is nothing to search "
                 "from the command line: give the index a path, or search from Python after adding documents"
             )
         if not index.exists():
             raise click.ClickException(
-                f"there is no index at {index.location()} yet: create it with "
+                f"there is no index at {index.data_location()} yet: create it with "
                 f"`embedspec index {spec} --input FILE` (or check index.path in the spec)"
             )
         results = pipeline.search(list(query), k=k, filter=flt)

@@ -199,17 +199,22 @@ class Pipeline:
 
     # ---- writing back --------------------------------------------------------------------------
     def to_spec(self) -> dict[str, Any]:
-        """The spec mapping that rebuilds this pipeline (secrets stay as ``${VAR}``)."""
-        raw = self.spec.raw if self.spec else {}
-        out: dict[str, Any] = {"version": 1, "encoder": _restore_env(describe(self.encoder), raw.get("encoder"))}
+        """The spec mapping that rebuilds this pipeline.
+
+        Every ``${VAR}`` of the spec it was built from is written back as such: the reference remembered
+        at build time, not re-derived from the environment (the variable may be unset or rotated since).
+        Secrets given literally are written back masked (``embedspec.secrets``).
+        """
+        spec = self.spec
+        out: dict[str, Any] = {"version": 1, "encoder": _restore_env(describe(self.encoder), spec and spec.encoder)}
         if self.aligner is not None:
-            out["aligner"] = _restore_env(describe(self.aligner), raw.get("aligner"))
+            out["aligner"] = _restore_env(describe(self.aligner), spec and spec.aligner)
         if self.compressors:
-            raws = raw.get("compressors") or []
+            built = spec.compressors if spec else []
             out["compressors"] = [
-                _restore_env(describe(c), raws[i] if i < len(raws) else None) for i, c in enumerate(self.compressors)
+                _restore_env(describe(c), built[i] if i < len(built) else None) for i, c in enumerate(self.compressors)
             ]
-        out["index"] = _restore_env(describe(self.index), raw.get("index"))
+        out["index"] = _restore_env(describe(self.index), spec and spec.index)
         return out
 
     def to_yaml(self) -> str:
@@ -225,15 +230,27 @@ class Pipeline:
         self.close()
 
 
-def _restore_env(block: dict[str, Any], raw: Any) -> dict[str, Any]:
-    """Put ``${VAR}`` references back where the built value still equals their interpolation."""
-    if not isinstance(raw, dict):
+def _restore_env(block: dict[str, Any], built: BlockSpec | None) -> dict[str, Any]:
+    """Put back the ``${VAR}`` text of each field whose value came from the environment, where the
+    component still holds the value it was built with (compared with the validated config, never
+    with the current environment)."""
+
+    def has_reference(value: Any) -> bool:
+        if isinstance(value, str):
+            return _ENV.search(value) is not None
+        if isinstance(value, dict):
+            return any(has_reference(v) for v in value.values())
+        return isinstance(value, list) and any(has_reference(v) for v in value)
+
+    if built is None or block.get("type") != built.type:
         return block
-    for key, value in raw.items():
-        if isinstance(value, str) and _ENV.search(value) and key in block:
-            resolved = _ENV.sub(lambda m: os.environ.get(m.group(1), m.group(2) or ""), value)
-            if str(block[key]) == resolved:
-                block[key] = value
+    missing = object()
+    for key, raw in built.raw.items():
+        if key == "type" or not isinstance(key, str) or not has_reference(raw):
+            continue
+        then = built.config.model_dump(mode="json", include={key}, exclude_defaults=True).get(key, missing)
+        if block.get(key, missing) == then:
+            block[key] = raw
     return block
 
 

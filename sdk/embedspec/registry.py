@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
+from .config_rules import type_problem
 from .errors import PluginError, UnknownComponentError
 from .protocols import KIND_BY_NAME, KINDS, PLURALS
 
@@ -20,9 +21,23 @@ PROTOCOLS: dict[str, type] = {name: kind.protocol for name, kind in KIND_BY_NAME
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's config model: unknown fields are errors."""
+    """Base of every component's config model: unknown fields are errors, numbers are numbers.
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    A boolean is never a number (nor a number a boolean), an int field takes no float, text is not
+    bytes, integers fit 64 bits and floats are finite (see ``embedspec.config_rules``); each model bounds its own fields (dims: ``le=MAX_DIM``).
+    A ``ValidationError``'s text never quotes the input (it may hold a secret from the environment).
+    """
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False, hide_input_in_errors=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_types(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        problem = type_problem(value, field.annotation) if field is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 def _protocol_methods(kind: str) -> list[str]:

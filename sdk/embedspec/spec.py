@@ -1,9 +1,11 @@
-"""The YAML spec: parsing (``yaml.safe_load`` only), ``${ENV}`` interpolation, two-phase validation.
+"""The YAML spec: loading, ``${ENV}`` interpolation, two-phase validation.
 
-Phase 1 checks the structure (``version``, the blocks and their ``type``); phase 2 validates each
-block's fields with the pydantic config model its plugin registered. Every problem is collected as a
-``SpecIssue`` that names the path (``index.path``), the component type and plugin, and the YAML line;
-``SpecError`` carries them all.
+Reading is bounded and safe (``embedspec.spec_source``: size, UTF-8, alias expansion, depth, duplicate
+keys). Phase 1 checks the structure (``version: 1``, the blocks and their ``type``); phase 2 validates
+each block's fields with the pydantic config model its plugin registered. Every problem is collected as
+a ``SpecIssue`` that names the path (``index.path``), the component type and plugin, and the YAML line;
+``SpecError`` carries them all, sorted by line. Values substituted from the environment are remembered
+(``BlockSpec.raw`` keeps the ``${VAR}`` text) and never echoed in an error message.
 """
 
 from __future__ import annotations
@@ -13,38 +15,26 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import SpecError, UnknownComponentError
 from .plugins import load_plugins
 from .protocols import COMPONENT_KINDS
 from .registry import Registration
+from .secrets import ENV_REFERENCES, Secret
+from .spec_source import MAX_DEPTH, Positions, SpecIssue, decode_spec, parse_yaml, read_spec_file, spec_error
+
+__all__ = [
+    "BLOCKS", "SPEC_VERSION", "BlockSpec", "Spec", "SpecIssue", "env_references", "interpolate", "load_spec", "parse_yaml",
+    "spec_error", "validate",
+]
 
 SPEC_VERSION = 1
 BLOCKS = {k.spec_key: k.name for k in COMPONENT_KINDS}  # spec key -> component kind
 TOP_LEVEL = ("version", *BLOCKS)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-@dataclass(frozen=True)
-class SpecIssue:
-    """One located problem in a spec."""
-
-    path: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-    component: str | None = None
-    plugin: str | None = None
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        what = f" ({self.component} from plugin {self.plugin})" if self.component and self.plugin else ""
-        return f"{where}{self.path}{what}: {self.message}"
 
 
 @dataclass
@@ -55,8 +45,8 @@ class BlockSpec:
     path: str
     registration: Registration
     config: BaseModel
-    raw: dict[str, Any]
-    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(repr=False)  # as written: a literal secret must not show in repr()
+    positions: Positions = field(default_factory=dict)
 
     @property
     def type(self) -> str:
@@ -80,7 +70,7 @@ class Spec:
     compressors: list[BlockSpec] = field(default_factory=list)
     version: int = SPEC_VERSION
     source: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def blocks(self) -> list[BlockSpec]:
         out = [self.encoder]
@@ -89,43 +79,22 @@ class Spec:
         return [*out, *self.compressors, self.index]
 
 
-# ---- YAML with line numbers --------------------------------------------------------------------
-def _positions(node: yaml.Node, path: str, out: dict[str, tuple[int, int]]) -> None:
-    out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else "?"
-            child = f"{path}.{name}" if path else str(name)
-            out[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
-            if not isinstance(value, yaml.ScalarNode):
-                _positions(value, child, out)
-                out[child] = (key.start_mark.line + 1, key.start_mark.column + 1)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _positions(item, f"{path}[{i}]", out)
-
-
-def parse_yaml(text: str, source: str | None = None) -> tuple[Any, dict[str, tuple[int, int]]]:
-    """Parse YAML safely; return (data, {dotted path: (line, column)})."""
-    label = source or "<spec>"
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        issue = SpecIssue("<yaml>", f"YAML syntax error: {problem}", line, col)
-        raise SpecError(f"{label}: line {line}, column {col}: YAML syntax error: {problem}", [issue]) from None
-    positions: dict[str, tuple[int, int]] = {}
-    if node is not None:
-        _positions(node, "", positions)
-    return data, positions
-
-
 # ---- ${ENV} interpolation ----------------------------------------------------------------------
-def interpolate(value: Any, path: str, issues: list[SpecIssue], pos: Mapping[str, tuple[int, int]]) -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string; a missing variable is an issue."""
+def interpolate(
+    value: Any,
+    path: str,
+    issues: list[SpecIssue],
+    pos: Mapping[str, tuple[int, int]],
+    substituted: dict[str, str] | None = None,
+    depth: int = 0,
+) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string; a missing variable is an issue.
+
+    ``substituted`` collects {interpolated string: the text it came from} for error messages and secrets.
+    """
+    if depth > MAX_DEPTH:
+        issues.append(SpecIssue(path, f"nested deeper than {MAX_DEPTH} levels", *_at(pos, path)))
+        return value
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
@@ -137,23 +106,42 @@ def interpolate(value: Any, path: str, issues: list[SpecIssue], pos: Mapping[str
             issues.append(SpecIssue(path, f"environment variable {name} is not set", *_at(pos, path)))
             return m.group(0)
 
-        return _ENV.sub(sub, value)
+        out = _ENV.sub(sub, value)
+        if substituted is not None and out != value:
+            substituted[out] = value
+        return out
     if isinstance(value, dict):
-        return {k: interpolate(v, f"{path}.{k}", issues, pos) for k, v in value.items()}
+        return {k: interpolate(v, f"{path}.{k}", issues, pos, substituted, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, f"{path}[{i}]", issues, pos) for i, v in enumerate(value)]
+        return [interpolate(v, f"{path}[{i}]", issues, pos, substituted, depth + 1) for i, v in enumerate(value)]
     return value
+
+
+def env_references(value: Any, depth: int = 0) -> list[str]:
+    """The ``${VAR}`` texts in ``value`` (its strings, recursively), in order."""
+    if isinstance(value, str):
+        return [m.group(0) for m in _ENV.finditer(value)]
+    if depth > MAX_DEPTH:
+        return []
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in env_references(v, depth + 1)]
+    if isinstance(value, list):
+        return [r for v in value for r in env_references(v, depth + 1)]
+    return []
 
 
 def _at(pos: Mapping[str, tuple[int, int]], path: str) -> tuple[int | None, int | None]:
     while path:
         if path in pos:
             return pos[path]
-        path = path.rsplit(".", 1)[0] if "." in path else (path.rsplit("[", 1)[0] if "[" in path else "")
-    return (None, None)
+        path = path[: max(path.rfind("."), path.rfind("["), 0)]
+    return pos.get("", (None, None))
 
 
 # ---- validation --------------------------------------------------------------------------------
+_MISSING = object()
+
+
 def _loc_path(base: str, loc: tuple[Any, ...]) -> str:
     path = base
     for part in loc:
@@ -161,15 +149,71 @@ def _loc_path(base: str, loc: tuple[Any, ...]) -> str:
     return path
 
 
+def _raw_at(raw: Any, loc: tuple[Any, ...]) -> Any:
+    for part in loc:
+        if isinstance(raw, dict) and part in raw:
+            raw = raw[part]
+        elif isinstance(raw, list) and isinstance(part, int) and 0 <= part < len(raw):
+            raw = raw[part]
+        else:
+            return _MISSING
+    return raw
+
+
+def _is_secret(model: type[BaseModel], name: Any) -> bool:
+    field = model.model_fields.get(name) if isinstance(name, str) else None
+    return field is not None and (field.annotation is Secret or Secret in get_args(field.annotation))
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _clip(path: str, limit: int = 120) -> str:
+    """A path as shown in a message (a key of a megabyte is not printed whole)."""
+    return path if len(path) <= limit else path[: limit - 3] + "..."
+
+
+def _issue_message(err: Any, model: type[BaseModel], type_name: str, raw: dict[str, Any],
+                   substituted: Mapping[str, str]) -> str:
+    """The message of one pydantic error, never echoing a value that came from the environment."""
+    loc = tuple(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        known = list(model.model_fields)
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        msg = f"unknown field for {type_name}" + (f"; did you mean {close[0]!r}?" if close else "")
+        return msg + f" (fields: {', '.join(known) or 'none'})"
+    if err["type"] in ("value_error", "assertion_error"):  # custom validators may quote their input
+        for value, text in sorted(substituted.items(), key=lambda kv: -len(kv[0])):
+            if len(value) >= 4:
+                msg = msg.replace(value, text)
+    if err["type"] == "missing" or not loc or "input" not in err:
+        return msg
+    references = env_references(_raw_at(raw, loc))
+    if references:
+        return msg + f" (value from {', '.join(dict.fromkeys(references))})"
+    if _is_secret(model, loc[0]):
+        return msg + " (the value of a secret is not shown)"
+    return msg + f" (got {_short(err['input'])})"
+
+
 def _validate_block(
     raw: Any, path: str, kind: str, pos: Mapping[str, tuple[int, int]], issues: list[SpecIssue]
 ) -> BlockSpec | None:
     if not isinstance(raw, dict):
-        issues.append(SpecIssue(path, f"must be a mapping with a 'type' key, got {type(raw).__name__}", *_at(pos, path)))
+        got = "nothing" if raw is None else type(raw).__name__
+        issues.append(SpecIssue(path, f"must be a mapping with a 'type' key, got {got}", *_at(pos, path)))
         return None
     type_name = raw.get("type")
-    if not isinstance(type_name, str) or not type_name:
-        issues.append(SpecIssue(f"{path}.type", f"missing the {kind} 'type' (a registered {kind} name)", *_at(pos, path)))
+    if "type" not in raw or type_name is None or type_name == "":
+        issues.append(SpecIssue(f"{path}.type", f"missing the {kind} 'type' (a registered {kind} name)",
+                                *_at(pos, f"{path}.type")))
+        return None
+    if not isinstance(type_name, str):
+        issues.append(SpecIssue(f"{path}.type", f"the {kind} 'type' is a name (a string), not "
+                                f"{type(type_name).__name__}", *_at(pos, f"{path}.type")))
         return None
     try:
         reg = load_plugins().get(kind, type_name)
@@ -177,27 +221,38 @@ def _validate_block(
         issues.append(SpecIssue(f"{path}.type", str(exc), *_at(pos, f"{path}.type")))
         return None
     block_issues: list[SpecIssue] = []
-    fields = interpolate({k: v for k, v in raw.items() if k != "type"}, path, block_issues, pos)
+    substituted: dict[str, str] = {}
+    fields_raw = {k: v for k, v in raw.items() if k != "type"}
+    fields = interpolate(fields_raw, path, block_issues, pos, substituted)
     for issue in block_issues:
         issues.append(SpecIssue(issue.path, issue.message, issue.line, issue.column, type_name, reg.plugin))
     if block_issues:
         return None
+    non_text = [k for k in fields if not isinstance(k, str)]
+    for key in non_text:
+        issues.append(SpecIssue(f"{path}.{_clip(str(key))}", f"a field name is text, not {type(key).__name__}",
+                                *_at(pos, f"{path}.{key}"), type_name, reg.plugin))
+    if non_text:
+        return None
     try:
-        config = reg.config_model.model_validate(fields)
+        config = reg.config_model.model_validate(fields, context={ENV_REFERENCES: substituted})
     except ValidationError as exc:
         for err in exc.errors():
             where = _loc_path(path, tuple(err["loc"]))
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                known = list(reg.config_model.model_fields)
-                close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
-                msg = f"unknown field for {type_name}" + (f"; did you mean {close[0]!r}?" if close else "")
-                msg += f" (fields: {', '.join(known) or 'none'})"
-            elif "input" in err and err["type"] != "missing":
-                msg += f" (got {err['input']!r})"
-            issues.append(SpecIssue(where, msg, *_at(pos, where), type_name, reg.plugin))
+            msg = _issue_message(err, reg.config_model, type_name, fields_raw, substituted)
+            issues.append(SpecIssue(_clip(where), msg, *_at(pos, where), type_name, reg.plugin))
         return None
-    return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw, positions=pos)
+    return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw, positions=dict(pos))
+
+
+def _check_version(data: dict[Any, Any], pos: Mapping[str, tuple[int, int]], issues: list[SpecIssue]) -> None:
+    if "version" not in data:
+        issues.append(SpecIssue("version", f"the spec needs `version: {SPEC_VERSION}`", *_at(pos, "")))
+        return
+    version = data["version"]
+    if type(version) is not int or version != SPEC_VERSION:  # not True, 1.0 or "1"
+        got = f"{_short(version)} ({type(version).__name__})" if version is not None else "nothing"
+        issues.append(SpecIssue("version", f"must be the integer {SPEC_VERSION}, got {got}", *_at(pos, "version")))
 
 
 def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source: str | None = None) -> Spec:
@@ -205,18 +260,16 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
     pos = pos or {}
     issues: list[SpecIssue] = []
     if not isinstance(data, dict):
-        raise SpecError(
-            f"{source or '<spec>'}: a spec is a mapping with version, encoder and index",
-            [SpecIssue("<root>", "a spec is a mapping with version, encoder and index")],
-        )
+        kinds = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+        what = "empty" if data is None else kinds.get(type(data), f"a {type(data).__name__}")
+        message = f"a spec is a mapping with version, encoder and index; this one is {what}"
+        raise spec_error([SpecIssue("<root>", message, *_at(pos, ""))], source)
     for key in data:
         if key not in TOP_LEVEL:
             close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f" (expected: {', '.join(TOP_LEVEL)})"
-            issues.append(SpecIssue(str(key), f"unknown top-level key{hint}", *_at(pos, str(key))))
-    if data.get("version") != SPEC_VERSION:
-        got = data.get("version", "missing")
-        issues.append(SpecIssue("version", f"must be {SPEC_VERSION}, got {got!r}", *_at(pos, "version")))
+            issues.append(SpecIssue(_clip(str(key)), f"unknown top-level key{hint}", *_at(pos, str(key))))
+    _check_version(data, pos, issues)
     blocks: dict[str, Any] = {}
     for name in ("encoder", "index"):
         if name not in data:
@@ -225,8 +278,10 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
             blocks[name] = _validate_block(data[name], name, BLOCKS[name], pos, issues)
     if data.get("aligner") is not None:
         blocks["aligner"] = _validate_block(data["aligner"], "aligner", "aligner", pos, issues)
-    compressors = data.get("compressors") or []
-    if not isinstance(compressors, list):
+    compressors = data.get("compressors")
+    if compressors is None:
+        compressors = []
+    elif not isinstance(compressors, list):
         issues.append(SpecIssue("compressors", "must be a list of compressor blocks", *_at(pos, "compressors")))
         compressors = []
     comp_blocks = [
@@ -244,30 +299,29 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
     )
 
 
-def sorted_issues(issues: list[SpecIssue]) -> list[SpecIssue]:
-    """Issues by line (then column); unlocated ones last, in the order found."""
-    return sorted(issues, key=lambda i: (i.line is None, i.line or 0, i.column or 0))
+def load_spec(source: str | bytes | os.PathLike[str] | Mapping[str, Any] | Spec) -> Spec:
+    """Read and validate a spec; return a ``Spec`` as is.
 
-
-def spec_error(issues: list[SpecIssue], source: str | None) -> SpecError:
-    issues = sorted_issues(issues)
-    label = source or "<spec>"
-    lines = "\n".join(f"  - {i}" for i in issues)
-    noun = "problem" if len(issues) == 1 else "problems"
-    return SpecError(f"{label}: {len(issues)} {noun} in the spec:\n{lines}", issues)
-
-
-def load_spec(source: str | os.PathLike[str] | Mapping[str, Any] | Spec) -> Spec:
-    """Read and validate a spec from a path, a YAML string, a mapping, or return a ``Spec`` as is."""
+    ``source`` is a path (an ``os.PathLike``, or a string without a line break, ending in .yaml or
+    .yml), YAML text (a string with line breaks, or bytes of UTF-8), or an already parsed mapping.
+    """
     if isinstance(source, Spec):
         return source
     if isinstance(source, Mapping):
         return validate(dict(source))
-    text, label = str(source), None
-    if isinstance(source, os.PathLike) or ("\n" not in text and text.endswith((".yaml", ".yml"))):
-        path = Path(source)
-        if not path.is_file():
-            raise SpecError(f"spec file {path} does not exist")
-        text, label = path.read_text(encoding="utf-8"), str(path)
+    label: str | None = None
+    if isinstance(source, (bytes, bytearray)):
+        text = decode_spec(bytes(source))
+    elif isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source and "\r" not in source):
+        if not str(source).strip():
+            raise SpecError("the spec is an empty string: give a path to a .yaml/.yml file or YAML text",
+                            [SpecIssue("<file>", "the spec is an empty string")])
+        label = str(source)
+        text = read_spec_file(source)
+    elif isinstance(source, str):
+        text = source
+    else:
+        raise SpecError(f"a spec is a path, YAML text, a mapping or a Spec, not {type(source).__name__}",
+                        [SpecIssue("<root>", f"unsupported spec type {type(source).__name__}")])
     data, pos = parse_yaml(text, label)
     return validate(data, pos, label)

@@ -10,6 +10,7 @@ from embedspec.base import Quantizer
 from embedspec.errors import EmbedspecError
 from embedspec.filters import parse_filter
 from embedspec.registry import describe
+from embedspec.secrets import MASK, SecretWarning
 from embedspec_qdrant.client import QdrantIndex
 from embedspec_qdrant.edge import QdrantEdgeIndex
 from embedspec_qdrant.index_base import closest_compression
@@ -168,7 +169,8 @@ def test_spec_blocks_round_trip(tmp_path):
         "shard_number": 6,
         "replication_factor": 2,
     }
-    assert describe(reg.create(block)) == {"type": "qdrant", **block}
+    with pytest.warns(SecretWarning, match="written back as"):  # a literal key is never written in clear
+        assert describe(reg.create(block)) == {"type": "qdrant", **block, "api_key": MASK}
     with pytest.raises(ValueError, match="exactly one of url .* got url, location"):
         reg.create({"url": "http://x", "location": ":memory:"})
     edge = (

@@ -29,7 +29,7 @@ class BinaryQuantizerConfig(ComponentConfig):
     """Spec block of the ``binary`` compressor."""
 
     rescore: bool = Field(True, description="re-rank candidates with the float originals (the index keeps them)")
-    oversampling: float = Field(4.0, ge=1.0, description="candidates = oversampling * k when rescoring")
+    oversampling: float = Field(4.0, ge=1.0, le=1000.0, description="candidates = oversampling * k when rescoring")
     center: bool = Field(False, description="threshold each dimension at its training mean instead of 0")
     state: str | None = Field(None, description="directory written by save() (the learned thresholds)")
 

@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import Field
 
 from ..base import BaseIndex, Quantizer, l2_normalize
+from ..config_rules import MAX_DIM
 from ..errors import DimensionMismatchError, EmbedspecError, NotFittedError
 from ..filters import Filter
 from ..locking import DirectoryLock
@@ -57,7 +58,7 @@ class ExactIndexConfig(ComponentConfig):
 
     path: str | None = Field(None, description="directory holding the index; null keeps it in memory")
     metric: Literal["cosine", "dot", "euclidean"] = "cosine"
-    dim: int | None = Field(None, ge=1, description="vector dimension; learned from the first vectors when null")
+    dim: int | None = Field(None, ge=1, le=MAX_DIM, description="vector dimension; learned from the first vectors when null")
 
 
 def _serialized(method: Any) -> Any:

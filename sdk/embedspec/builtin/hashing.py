@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..base import BaseEncoder, l2_normalize
+from ..config_rules import MAX_DIM, MAX_SEED
 from ..protocols import Role
 from ..registry import ComponentConfig
 
@@ -42,15 +43,15 @@ _CACHE_LIMIT = 500_000
 class HashingEncoderConfig(ComponentConfig):
     """Spec block of the ``hashing`` encoder."""
 
-    dim: int = Field(1024, ge=1, description="number of hash buckets (output dimension)")
+    dim: int = Field(1024, ge=1, le=MAX_DIM, description="number of hash buckets (output dimension)")
     ngram_range: tuple[int, int] | None = Field(
         (3, 5), description="sizes of character n-grams inside words, inclusive; null disables them"
     )
-    word_ngrams: int = Field(2, ge=0, description="longest word n-gram (2 = unigrams and bigrams; 0 disables)")
+    word_ngrams: int = Field(2, ge=0, le=16, description="longest word n-gram (2 = unigrams and bigrams; 0 disables)")
     lowercase: bool = True
     sublinear_tf: bool = Field(True, description="weigh a feature seen tf times by 1 + log(tf)")
-    seed: int = Field(0, ge=0, description="hash seed; different seeds give unrelated spaces")
-    batch_size: int = Field(256, ge=1)
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="hash seed; different seeds give unrelated spaces")
+    batch_size: int = Field(256, ge=1, le=1_000_000)
 
     @field_validator("ngram_range")
     @classmethod

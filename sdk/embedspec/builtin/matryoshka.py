@@ -8,6 +8,7 @@ import numpy as np
 from pydantic import Field
 
 from ..base import BaseCompressor, as_matrix, l2_normalize
+from ..config_rules import MAX_DIM
 from ..errors import DimensionMismatchError
 from ..registry import ComponentConfig
 
@@ -15,7 +16,7 @@ from ..registry import ComponentConfig
 class MatryoshkaConfig(ComponentConfig):
     """Spec block of the ``matryoshka`` compressor."""
 
-    dim: int = Field(..., ge=1, description="number of leading dimensions kept")
+    dim: int = Field(..., ge=1, le=MAX_DIM, description="number of leading dimensions kept")
     normalize: bool = Field(True, description="L2-normalize the truncated vectors")
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from ..base import Quantizer, as_matrix
+from ..config_rules import MAX_DIM, MAX_SEED
 from ..errors import DimensionMismatchError
 from ..protocols import Metric
 from ..registry import ComponentConfig
@@ -31,13 +32,13 @@ _ASSIGN_BLOCK = 16384
 class ProductQuantizerConfig(ComponentConfig):
     """Spec block of the ``pq`` compressor."""
 
-    m: int = Field(8, ge=1, description="number of sub-spaces (must divide the vector dimension)")
+    m: int = Field(8, ge=1, le=MAX_DIM, description="number of sub-spaces (must divide the vector dimension)")
     nbits: int = Field(8, ge=1, le=8, description="bits per sub-space code: 2**nbits centroids")
-    iterations: int = Field(20, ge=1, description="k-means (Lloyd) iterations per sub-space")
-    seed: int = Field(0, ge=0)
-    sample: int = Field(50000, ge=1, description="at most this many training rows are used by fit")
+    iterations: int = Field(20, ge=1, le=10_000, description="k-means (Lloyd) iterations per sub-space")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    sample: int = Field(50000, ge=1, le=100_000_000, description="at most this many training rows are used by fit")
     rescore: bool = Field(True, description="re-rank candidates with the float originals (the index keeps them)")
-    oversampling: float = Field(4.0, ge=1.0, description="candidates = oversampling * k when rescoring")
+    oversampling: float = Field(4.0, ge=1.0, le=1000.0, description="candidates = oversampling * k when rescoring")
     state: str | None = Field(None, description="directory written by save() holding the codebooks")
 
 

@@ -28,7 +28,7 @@ class Int8QuantizerConfig(ComponentConfig):
 
     quantile: float = Field(0.99, gt=0.0, le=1.0, description="central fraction of values the ranges cover")
     rescore: bool = Field(False, description="re-rank candidates with the float originals (the index keeps them)")
-    oversampling: float = Field(2.0, ge=1.0, description="candidates = oversampling * k when rescoring")
+    oversampling: float = Field(2.0, ge=1.0, le=1000.0, description="candidates = oversampling * k when rescoring")
     state: str | None = Field(None, description="directory written by save() holding the learned ranges")
 
 

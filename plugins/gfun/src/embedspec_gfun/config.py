@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from embedspec.config_rules import MAX_SEED
 from embedspec.registry import ComponentConfig
 
 
@@ -34,16 +35,16 @@ class GFunConfig(ComponentConfig):
     )
     aggregation: Literal["average", "concat"] = "average"
     probabilistic: bool = Field(True, description="recast non-posterior views as posteriors first")
-    C: float = Field(10.0, gt=0, description="inverse regularization of the first-tier classifiers")
-    meta_C: float = Field(1.0, gt=0, description="inverse regularization of the metaclassifier")
-    folds: int = Field(5, ge=2, description="k of the k-fold giving out-of-fold training posteriors")
+    C: float = Field(10.0, gt=0, le=1e12, description="inverse regularization of the first-tier classifiers")
+    meta_C: float = Field(1.0, gt=0, le=1e12, description="inverse regularization of the metaclassifier")
+    folds: int = Field(5, ge=2, le=100, description="k of the k-fold giving out-of-fold training posteriors")
     analyzer: Literal["auto", "word", "char"] = Field(
         "auto", description="TF-IDF tokens: words, char n-grams, or auto (char for unspaced scripts)"
     )
     min_df: int = Field(1, ge=1, description="TF-IDF: ignore terms in fewer documents")
     threshold: float = Field(0.5, gt=0, lt=1, description="multi-label: posterior needed to predict a label")
-    seed: int = 0
-    batch_size: int = Field(256, ge=1)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    batch_size: int = Field(256, ge=1, le=1_000_000)
     state: str | None = None
 
     @field_validator("embeddings")

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 from embedspec.base import BaseEncoder, l2_normalize
+from embedspec.config_rules import MAX_DIM
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
 from pydantic import Field
@@ -27,13 +28,13 @@ class OnnxTextEncoderConfig(ComponentConfig):
     normalize: bool | None = None
     query_prompt: str | None = Field(None, description="text put before queries")
     document_prompt: str | None = Field(None, description="text put before documents")
-    max_length: int | None = Field(None, gt=1, description="tokens per input, special tokens included")
+    max_length: int | None = Field(None, gt=1, le=131_072, description="tokens per input, special tokens included")
     padding_side: Literal["left", "right"] | None = None
-    dim: int | None = Field(None, gt=0, description="Matryoshka truncation (before normalization)")
+    dim: int | None = Field(None, gt=0, le=MAX_DIM, description="Matryoshka truncation (before normalization)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     precision: Precision = Field("fp32", description="fp32 (model.onnx), int8 (model_int8.onnx), fp16")
-    threads: int | None = Field(None, gt=0, description="intra-op threads; default: physical cores")
-    batch_size: int = Field(32, gt=0)
+    threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
+    batch_size: int = Field(32, gt=0, le=65_536)
 
 
 class OnnxTextEncoder(BaseEncoder):

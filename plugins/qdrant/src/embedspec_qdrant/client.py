@@ -20,6 +20,7 @@ import numpy as np
 from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
 from embedspec.protocols import Hit, PointId
+from embedspec.secrets import Secret
 
 from .filter_translation import FilterVocabulary, translate_filter
 from .index_base import QdrantIndexBase
@@ -48,7 +49,7 @@ class QdrantIndex(QdrantIndexBase):
         self,
         *,
         url: str | None = None,
-        api_key: str | None = None,
+        api_key: Secret | str | None = None,
         path: str | None = None,
         location: str | None = None,
         collection: str = "embedspec",
@@ -64,7 +65,7 @@ class QdrantIndex(QdrantIndexBase):
     ) -> None:
         super().__init__(**options)
         self.url = url
-        self.api_key = api_key
+        self.api_key = Secret.coerce(api_key)  # never shown; revealed only for the client below
         self.path = path
         self.location = location
         self.collection = collection
@@ -108,7 +109,8 @@ class QdrantIndex(QdrantIndexBase):
         if len(targets) != 1:
             raise EmbedspecError(f"qdrant index: set exactly one of url, path or location (got {targets or 'none'})")
         if self.url is not None:
-            kwargs: dict[str, Any] = {"url": self.url, "api_key": self.api_key, "prefer_grpc": self.prefer_grpc}
+            api_key = self.api_key.reveal() if self.api_key is not None else None
+            kwargs: dict[str, Any] = {"url": self.url, "api_key": api_key, "prefer_grpc": self.prefer_grpc}
             if self.timeout is not None:
                 kwargs["timeout"] = self.timeout
             self._client = qc.QdrantClient(**kwargs)

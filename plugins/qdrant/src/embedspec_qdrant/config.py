@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from embedspec.config_rules import MAX_DIM
 from embedspec.registry import ComponentConfig
+from embedspec.secrets import Secret
 from pydantic import Field, model_validator
 
 PayloadIndexType = Literal["keyword", "integer", "float", "bool"]
@@ -18,11 +20,11 @@ class QdrantCommonConfig(ComponentConfig):
     """Fields shared by both Qdrant indexes: vectors, HNSW, payload indexes, quantization."""
 
     metric: Literal["cosine", "dot", "euclidean"] = "cosine"
-    dim: int | None = Field(None, gt=0, description="vector dimension; set by the pipeline when omitted")
-    hnsw_m: int = Field(16, gt=0, description="HNSW edges per node")
-    hnsw_ef_construct: int = Field(100, gt=0, description="HNSW candidates while building")
+    dim: int | None = Field(None, gt=0, le=MAX_DIM, description="vector dimension; set by the pipeline when omitted")
+    hnsw_m: int = Field(16, gt=0, le=1024, description="HNSW edges per node")
+    hnsw_ef_construct: int = Field(100, gt=0, le=100_000, description="HNSW candidates while building")
     search_ef: int | None = Field(
-        None, gt=0, description="HNSW candidates while searching (Qdrant's default when unset)"
+        None, gt=0, le=100_000, description="HNSW candidates while searching (Qdrant's default when unset)"
     )
     exact: bool = Field(False, description="brute-force search instead of HNSW (exact results)")
     on_disk: bool = Field(False, description="keep original vectors on disk (memory-mapped) instead of RAM")
@@ -34,7 +36,7 @@ class QdrantCommonConfig(ComponentConfig):
     )
     quantization_compression: CompressionRatio = Field(16, description="product quantization compression ratio")
     quantization_rescore: bool = Field(True, description="re-rank quantized candidates with the original vectors")
-    quantization_oversampling: float | None = Field(None, ge=1.0, description="candidates = oversampling * k")
+    quantization_oversampling: float | None = Field(None, ge=1.0, le=1000.0, description="candidates = oversampling * k")
     quantization_always_ram: bool = Field(True, description="keep quantized vectors in RAM")
     binary_encoding: BinaryEncoding = Field("one_bit", description="bits per dimension of binary codes")
     binary_query_encoding: BinaryQueryEncoding = Field(
@@ -61,18 +63,18 @@ class QdrantIndexConfig(QdrantCommonConfig):
     """``qdrant``: a Qdrant server or cluster through qdrant-client, or qdrant-client's local mode."""
 
     url: str | None = Field(None, description="server or cluster URL, e.g. http://qdrant:6333")
-    api_key: str | None = Field(None, description="API key; write ${QDRANT_API_KEY} in the spec")
+    api_key: Secret | None = Field(None, description="API key; write ${QDRANT_API_KEY} in the spec")
     path: str | None = Field(None, description="qdrant-client local mode, persisted in this directory")
     location: str | None = Field(None, description='":memory:" for qdrant-client in-memory local mode')
     collection: str = Field("embedspec", min_length=1)
-    shard_number: int | None = Field(None, gt=0, description="shards of the collection (cluster)")
-    replication_factor: int | None = Field(None, gt=0, description="copies of each shard (cluster)")
-    write_consistency_factor: int | None = Field(None, gt=0)
+    shard_number: int | None = Field(None, gt=0, le=10_000, description="shards of the collection (cluster)")
+    replication_factor: int | None = Field(None, gt=0, le=100, description="copies of each shard (cluster)")
+    write_consistency_factor: int | None = Field(None, gt=0, le=100)
     prefer_grpc: bool = False
-    timeout: int | None = Field(None, gt=0, description="request timeout in seconds")
-    batch_size: int = Field(256, gt=0, description="points per upload request")
-    parallel: int = Field(1, ge=0, description="upload processes (0 = all cores); servers only")
-    max_retries: int = Field(3, ge=0, description="retries of a failed upload batch")
+    timeout: int | None = Field(None, gt=0, le=86_400, description="request timeout in seconds")
+    batch_size: int = Field(256, gt=0, le=1_000_000, description="points per upload request")
+    parallel: int = Field(1, ge=0, le=1024, description="upload processes (0 = all cores); servers only")
+    max_retries: int = Field(3, ge=0, le=100, description="retries of a failed upload batch")
 
     @model_validator(mode="after")
     def _one_target(self) -> QdrantIndexConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from embedspec.config_rules import MAX_DIM, MAX_SEED
 from embedspec.registry import ComponentConfig
 from pydantic import Field, field_validator, model_validator
 
@@ -11,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 class FeatureConfig(ComponentConfig):
     """One categorical feature of the records."""
 
-    num_chunks: int = Field(1, ge=1, description="probes (table rows) concatenated: dim = num_chunks * chunk_dim")
+    num_chunks: int = Field(1, ge=1, le=1024, description="probes (table rows) concatenated: dim = num_chunks * chunk_dim")
     pooling: Literal["mean", "sum"] = Field("mean", description="how the values of a multi-valued feature combine")
     multivalued: bool = Field(False, description="the value is a list of values (e.g. genres)")
 
@@ -23,21 +24,21 @@ class RecordEncoderConfig(ComponentConfig):
     """
 
     features: dict[str, FeatureConfig] = Field(description="feature name -> its settings, in output order")
-    rows: int = Field(4096, ge=1, description="rows of the shared table (the budget is rows * chunk_dim)")
-    chunk_dim: int = Field(8, ge=1, description="width of one table row (one probe)")
-    seed: int = Field(0, ge=0, description="seed of the hash salts, the initialization and the shuffling")
+    rows: int = Field(4096, ge=1, le=100_000_000, description="rows of the shared table (the budget is rows * chunk_dim)")
+    chunk_dim: int = Field(8, ge=1, le=MAX_DIM, description="width of one table row (one probe)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seed of the hash salts, the initialization and the shuffling")
     head: Literal["logistic", "mlp"] = Field("mlp", description="task head trained with the table")
-    hidden: int = Field(32, ge=1, description="hidden units of the mlp head")
+    hidden: int = Field(32, ge=1, le=MAX_DIM, description="hidden units of the mlp head")
     optimizer: Literal["adam", "adagrad"] = "adam"
-    learning_rate: float = Field(0.01, gt=0)
+    learning_rate: float = Field(0.01, gt=0, le=1000.0)
     l2: float = Field(1e-6, ge=0, description="L2 penalty on the rows a batch touches and on head weights")
     init_scale: float = Field(0.05, gt=0, description="standard deviation of the initial table entries")
-    epochs: int = Field(20, ge=1, description="most passes over the training records")
-    patience: int = Field(3, ge=1, description="epochs without a better validation loss before stopping")
+    epochs: int = Field(20, ge=1, le=100_000, description="most passes over the training records")
+    patience: int = Field(3, ge=1, le=100_000, description="epochs without a better validation loss before stopping")
     validation_fraction: float = Field(
         0.1, ge=0, lt=1, description="share of fit() records held out for early stopping (0: none)"
     )
-    batch_size: int = Field(512, ge=1, description="records per minibatch (training and encoding)")
+    batch_size: int = Field(512, ge=1, le=1_000_000, description="records per minibatch (training and encoding)")
     output_features: list[str] | None = Field(
         None,
         description="features encode() reads and returns, in config order (default: all); records given "

@@ -44,8 +44,8 @@ class OnnxClipConfig(ComponentConfig):
     model: str = Field(description="CLIP/SigLIP model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
     normalize: bool = Field(True, description="L2-normalize vectors (cosine similarity = dot product)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
-    threads: int | None = Field(None, gt=0, description="intra-op threads; default: physical cores")
-    batch_size: int = Field(32, gt=0, description="texts or images per session run")
+    threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
+    batch_size: int = Field(32, gt=0, le=65_536, description="texts or images per session run")
     max_image_pixels: int | None = Field(
         DEFAULT_MAX_PIXELS, gt=0, description="refuse encoded images with more pixels (decompression bombs)"
     )
