@@ -5,186 +5,30 @@
 - ``BaseCompressor`` / ``Quantizer``: implement ``fit`` and ``transform``.
 - ``BaseAligner``: implement ``fit`` and ``transform``.
 
-Every component is a ``Component``: constructors store parameters (sklearn style), heavy work
-happens in the idempotent ``warm_up()``, learned attributes end with ``_`` and are saved by
-``save(dir)`` / restored by ``load(dir)`` without pickle.
+Every component is a ``Component`` (``embedspec.component``): parameters declared once in its
+``Config``, heavy work in the idempotent ``warm_up()``, learned state saved without pickle.
+``as_matrix``, ``l2_normalize`` and ``batched`` (``embedspec.vectors``) are re-exported here for
+plugins.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .errors import DimensionMismatchError, EmbedspecError, NotFittedError, ReadOnlyError
+from .component import Component
+from .documents import check_ids, check_payload
+from .errors import DimensionMismatchError, EmbedspecError, ReadOnlyError
 from .protocols import Hit, Metric, PointId, Role
-from .storage import read_json, read_npz, write_json, write_npz
+from .vectors import as_matrix, batched, l2_normalize
 
-STATE_JSON = "embedspec-component.json"
-#: Serializes warm-ups (rare, once per component) so concurrent first uses open a resource once.
-_WARM_UP_LOCK = threading.RLock()
-STATE_NPZ = "state.npz"
-
-
-def as_matrix(X: Any, *, name: str = "vectors", dim: int | None = None) -> np.ndarray:
-    """Return ``X`` as a C-contiguous ``(n, d) float32`` array; reject NaN/inf and wrong shapes."""
-    arr = np.asarray(X, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (n, dim); got shape {arr.shape}")
-    if dim is not None and arr.shape[0] and arr.shape[1] != dim:
-        raise DimensionMismatchError(f"{name} have dimension {arr.shape[1]}, expected {dim}")
-    if arr.size and not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise ValueError(f"{name} contain NaN or infinite values (first at row {bad[0]}, column {bad[1]})")
-    return np.ascontiguousarray(arr)
-
-
-def check_payload(payload: Any, position: int) -> None:
-    """Payloads are JSON objects (or None); anything else is rejected naming its position."""
-    if payload is None:
-        return
-    if not isinstance(payload, Mapping):
-        raise TypeError(f"payload at position {position} is {type(payload).__name__}; payloads are mappings or None")
-    try:
-        json.dumps(payload, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"payload at position {position} is not JSON-serializable: {exc}") from None
-
-
-#: The most hits one query may ask for (a bound, so a typo cannot allocate terabytes).
-MAX_K = 1_000_000
-
-
-def check_k(k: Any) -> int:
-    """``k`` as an int in ``1..MAX_K``; anything else is a ``ValueError``/``TypeError`` saying so."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"k must be an integer, got {type(k).__name__} {k!r}")
-    if not 1 <= int(k) <= MAX_K:
-        raise ValueError(f"k must be between 1 and {MAX_K:,}, got {k}")
-    return int(k)
-
-
-#: The longest string id (ids travel in every hit and every payload filter).
-MAX_ID_LENGTH = 4096
-
-
-def check_id(pid: Any, position: int) -> PointId:
-    """One id as ``int`` or ``str``; floats, bools, None, empty strings and absurdly large ints are rejected."""
-    if isinstance(pid, np.integer):
-        pid = int(pid)
-    if isinstance(pid, bool) or not isinstance(pid, (int, str)):
-        raise TypeError(f"id at position {position} is {type(pid).__name__} ({pid!r:.40}); ids are int or str")
-    if isinstance(pid, str) and not pid:
-        raise ValueError(f"id at position {position} is an empty string")
-    if isinstance(pid, str) and len(pid) > MAX_ID_LENGTH:
-        raise ValueError(f"id at position {position} is {len(pid):,} characters long; the limit is {MAX_ID_LENGTH:,}")
-    if isinstance(pid, int) and not -(2**127) <= pid < 2**128:
-        raise ValueError(f"id at position {position} is out of range; integer ids must be within -2**127..2**128")
-    return pid
-
-
-def check_ids(ids: Any) -> list[PointId]:
-    """Ids as a list of ``int``/``str`` (see ``check_id``); a lone string is rejected."""
-    if isinstance(ids, (str, bytes)):
-        raise TypeError(f"ids must be a list of ids, not a single {type(ids).__name__} ({ids!r:.40})")
-    return [check_id(pid, i) for i, pid in enumerate(ids)]
-
-
-def l2_normalize(X: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero)."""
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return (X / np.maximum(norms, eps)).astype(np.float32, copy=False)
-
-
-def batched(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class Component:
-    """What every registered component shares: parameters, warm-up, pickle-free state."""
-
-    #: Whether ``fit`` (or ``load``) must run before the component can be used.
-    requires_fit: ClassVar[bool] = False
-    _warm: bool = False
-
-    def warm_up(self) -> None:
-        """Do the heavy set-up (sessions, clients, files) once; later calls are no-ops (thread-safe)."""
-        if not self._warm:
-            with _WARM_UP_LOCK:
-                if not self._warm:
-                    self._warm_up()
-                    self._warm = True
-
-    def _warm_up(self) -> None:
-        """Override to load heavy resources; called once by ``warm_up``."""
-
-    def check(self, *, deep: bool = False) -> None:
-        """Verify what the parameters point at (files, model directories) and raise ``ResourceError``
-        naming the field at fault. ``build`` calls ``check()`` on every component before any work: keep
-        it cheap, read-only and free of heavy imports. ``embedspec validate`` calls ``check(deep=True)``:
-        then also load what can be loaded (a graph, a tokenizer) and compare it with what is declared.
-        Neither level may create or modify anything."""
-
-    # ---- learned state -------------------------------------------------------------------
-    @property
-    def is_fitted(self) -> bool:
-        return not self.requires_fit or any(
-            k.endswith("_") and not k.startswith("_") for k in vars(self)
-        )
-
-    def check_fitted(self) -> None:
-        if not self.is_fitted:
-            raise NotFittedError(
-                f"{type(self).__name__} is not fitted: call fit(...) or load(dir) first"
-            )
-
-    def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Learned state: (arrays for the .npz, JSON-able values). Default: attributes ending in ``_``."""
-        arrays: dict[str, np.ndarray] = {}
-        values: dict[str, Any] = {}
-        for key, value in vars(self).items():
-            if not key.endswith("_") or key.startswith("_"):
-                continue
-            if isinstance(value, np.ndarray):
-                arrays[key] = value
-            else:
-                values[key] = value
-        return arrays, values
-
-    def set_state(self, arrays: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> None:
-        for key, value in {**values, **arrays}.items():
-            setattr(self, key, value)
-
-    def save(self, path: str | Path) -> Path:
-        """Write the parameters and learned state to directory ``path`` (JSON + ``.npz``)."""
-        from .registry import describe
-
-        self.check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        arrays, values = self.get_state()
-        write_npz(path / STATE_NPZ, arrays)
-        write_json(path / STATE_JSON, {"component": describe(self), "state": values})
-        return path
-
-    def load(self, path: str | Path) -> Component:
-        """Restore learned state saved by ``save`` into this instance; returns ``self``."""
-        path = Path(path)
-        if not path.is_dir():
-            raise EmbedspecError(
-                f"cannot load {type(self).__name__} state: directory {path} does not exist"
-            )
-        meta = read_json(path / STATE_JSON)
-        self.set_state(read_npz(path / STATE_NPZ), meta.get("state", {}))
-        return self
+__all__ = [
+    "MAX_K", "BaseAligner", "BaseCompressor", "BaseEncoder", "BaseIndex", "Component", "Quantizer", "as_matrix",
+    "batched", "check_k", "l2_normalize",
+]
 
 
 # ---- encoders ------------------------------------------------------------------------------
@@ -239,6 +83,19 @@ class BaseEncoder(Component):
 
 
 # ---- indexes -------------------------------------------------------------------------------
+#: The most hits one query may ask for (a bound, so a typo cannot allocate terabytes).
+MAX_K = 1_000_000
+
+
+def check_k(k: Any) -> int:
+    """``k`` as an int in ``1..MAX_K``; anything else is a ``ValueError``/``TypeError`` saying so."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise TypeError(f"k must be an integer, got {type(k).__name__} {k!r}")
+    if not 1 <= int(k) <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K:,}, got {k}")
+    return int(k)
+
+
 class BaseIndex(Component):
     """Shared input checks for indexes. Implement ``_upsert``, ``_search``, ``_delete``, ``count``.
 

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import check_id
-from .documents import Document, content_id
+from .documents import Document, check_id, content_id
 from .errors import DatasetError
 
 #: Default bound on one line (a record), in bytes.

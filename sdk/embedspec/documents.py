@@ -21,6 +21,44 @@ from .protocols import PointId
 _END = object()
 
 
+#: The longest string id (ids travel in every hit and every payload filter).
+MAX_ID_LENGTH = 4096
+
+
+def check_id(pid: Any, position: int) -> PointId:
+    """One id as ``int`` or ``str``; floats, bools, None, empty strings and absurdly large ints are rejected."""
+    if isinstance(pid, np.integer):
+        pid = int(pid)
+    if isinstance(pid, bool) or not isinstance(pid, (int, str)):
+        raise TypeError(f"id at position {position} is {type(pid).__name__} ({pid!r:.40}); ids are int or str")
+    if isinstance(pid, str) and not pid:
+        raise ValueError(f"id at position {position} is an empty string")
+    if isinstance(pid, str) and len(pid) > MAX_ID_LENGTH:
+        raise ValueError(f"id at position {position} is {len(pid):,} characters long; the limit is {MAX_ID_LENGTH:,}")
+    if isinstance(pid, int) and not -(2**127) <= pid < 2**128:
+        raise ValueError(f"id at position {position} is out of range; integer ids must be within -2**127..2**128")
+    return pid
+
+
+def check_ids(ids: Any) -> list[PointId]:
+    """Ids as a list of ``int``/``str`` (see ``check_id``); a lone string is rejected."""
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(f"ids must be a list of ids, not a single {type(ids).__name__} ({ids!r:.40})")
+    return [check_id(pid, i) for i, pid in enumerate(ids)]
+
+
+def check_payload(payload: Any, position: int) -> None:
+    """Payloads are JSON objects (or None); anything else is rejected naming its position."""
+    if payload is None:
+        return
+    if not isinstance(payload, Mapping):
+        raise TypeError(f"payload at position {position} is {type(payload).__name__}; payloads are mappings or None")
+    try:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"payload at position {position} is not JSON-serializable: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Document:
     """One input to index: its content (text, record, image...), optional id and payload."""

@@ -18,8 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .base import check_id, check_payload
-from .documents import Document, content_id
+from .documents import Document, check_id, check_payload, content_id
 from .errors import EmbedspecError, PartialWriteError
 from .protocols import PointId
 
