@@ -37,10 +37,8 @@ class BaseEncoder(Component):
 
     modalities: frozenset[str] = frozenset({"text"})
     batch_size: int = 32
-
-    @property
-    def dim(self) -> int:
-        raise NotImplementedError
+    #: Output dimension: a parameter, an attribute set when fitted, or a property of the subclass.
+    dim: int
 
     def _encode_batch(self, inputs: Sequence[Any], role: Role) -> np.ndarray:
         raise NotImplementedError

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import ValidationError
 
-from .errors import EmbedspecError, NotFittedError
+from .errors import EmbedspecError, NotFittedError, SpecError
 from .registry import ComponentConfig
 from .storage import read_json, read_npz, write_json, write_npz
 
@@ -40,6 +41,16 @@ def _signature(config: type[ComponentConfig]) -> inspect.Signature:
     return inspect.Signature(params)
 
 
+def _problems(exc: ValidationError) -> str:
+    """A pydantic error as one line per field: ``metric: Input should be ... (got 'l1')``."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "parameters"
+        got = f" (got {err['input']!r:.60})" if "input" in err and err["type"] != "missing" else ""
+        parts.append(f"{where}: {err['msg']}{got}")
+    return "; ".join(parts)
+
+
 class Component:
     """Parameters from ``Config``, warm-up, pickle-free learned state (see the module docstring)."""
 
@@ -56,7 +67,10 @@ class Component:
 
     def __init__(self, **params: Any) -> None:
         """Validate ``params`` with ``Config`` and store each field as an attribute; nothing else."""
-        config = self.Config.model_validate(params)
+        try:
+            config = self.Config.model_validate(params)
+        except ValidationError as exc:
+            raise SpecError(f"{type(self).__name__}: {_problems(exc)}") from None
         for name in type(config).model_fields:
             setattr(self, name, getattr(config, name))
         self._init_runtime()
@@ -128,6 +142,11 @@ class Component:
         path = Path(path)
         if not path.is_dir():
             raise EmbedspecError(f"cannot load {type(self).__name__} state: directory {path} does not exist")
-        meta = read_json(path / STATE_JSON)
-        self.set_state(read_npz(path / STATE_NPZ), meta.get("state", {}))
+        self.set_state(*read_state(path))
         return self
+
+
+def read_state(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(arrays, values) of the learned state ``Component.save`` wrote to directory ``path``."""
+    path = Path(path)
+    return read_npz(path / STATE_NPZ), read_json(path / STATE_JSON).get("state", {})

@@ -122,7 +122,7 @@ class _TimedEncoder:
 @contextmanager
 def timed_encoder(pipeline: Any, cache: EmbeddingCache | None = None) -> Iterator[EncoderTiming]:
     """Swap ``pipeline.encoder`` for a timing (and, with ``cache``, caching) stand-in while inside."""
-    from .registry import describe
+    from .plugins import describe
 
     original = pipeline.encoder
     key = EmbeddingCache.key(describe(original))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,8 +20,8 @@ from .chain import chain_error, check_chain
 from .documents import Document, as_documents
 from .errors import NotFittedError, ResourceError
 from .ingestion import FIT_SAMPLE, Ingestion
+from .plugins import describe, get_registry
 from .protocols import Hit, PointId, Role
-from .registry import describe
 from .spec import _ENV, BlockSpec, Spec, SpecIssue, load_spec, spec_error
 
 
@@ -36,38 +35,6 @@ def _progress_enabled(progress: bool | None) -> bool:
 
 def _name(block: BlockSpec) -> str:
     return f"{block.path} ({block.type})"
-
-
-def _check_resources(component: Any, block: BlockSpec, issues: list[SpecIssue], deep: bool = False) -> None:
-    """Run ``component.check()``; a ``ResourceError`` becomes an issue located at its field."""
-    check = getattr(component, "check", None)
-    if not callable(check):
-        return
-    try:
-        check(deep=deep)
-    except ResourceError as exc:
-        path = f"{block.path}.{exc.field}" if exc.field else block.path
-        issues.append(SpecIssue(path, str(exc), *block.position(path), component=block.type,
-                                plugin=block.registration.plugin))
-
-
-def _load_state(component: Any, block: BlockSpec, issues: list[SpecIssue]) -> None:
-    """Load a trainable component's ``state`` directory; a component with no state is an issue."""
-    if not getattr(component, "requires_fit", False):
-        return
-    state = getattr(component, "state", None)
-    if state:
-        if not Path(state).is_dir():
-            issues.append(SpecIssue(f"{block.path}.state", f"state directory {state} does not exist",
-                                    component=block.type, plugin=block.registration.plugin))
-            return
-        component.load(state)
-    if not component.is_fitted and block.kind != "compressor":
-        issues.append(SpecIssue(
-            f"{block.path}.state",
-            f"{block.type} must be trained first: fit it and save(dir), then set `state: dir`",
-            component=block.type, plugin=block.registration.plugin,
-        ))
 
 
 class Pipeline:
@@ -264,28 +231,26 @@ def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only:
     together, each at its block and line.
     """
     spec = load_spec(spec)
+    registry = get_registry()
     issues: list[SpecIssue] = []
-    built: list[Any] = []
-
-    def make(block: BlockSpec) -> Any:
-        component = block.create()
-        if block.kind == "index" and read_only:
-            component.read_only = True
-        built.append(component)
-        _check_resources(component, block, issues, deep_check)
-        _load_state(component, block, issues)
-        return component
-
+    built: dict[str, Any] = {}
+    for block in spec.blocks():
+        try:
+            built[block.path] = registry.build(block.kind, block, read_only=read_only and block.kind == "index",
+                                               deep_check=deep_check)
+        except ResourceError as exc:
+            path = f"{block.path}.{exc.field}" if exc.field else block.path
+            issues.append(SpecIssue(path, str(exc), *block.position(path), component=block.type,
+                                    plugin=block.registration.plugin))
     try:
-        encoder = make(spec.encoder)
-        aligner = make(spec.aligner) if spec.aligner is not None else None
-        compressors = [make(block) for block in spec.compressors]
-        index = make(spec.index)
         if issues:  # the chain cannot be trusted with broken parts: report the parts' problems
             raise spec_error(issues, spec.source)
-        return Pipeline(encoder, index, compressors, aligner, spec=spec)
+        return Pipeline(
+            built["encoder"], built["index"], [built[b.path] for b in spec.compressors],
+            built.get("aligner"), spec=spec,
+        )
     except BaseException:
-        for component in built:  # release what a failed build opened (e.g. an index lock)
+        for component in built.values():  # release what a failed build opened (e.g. an index lock)
             close = getattr(component, "close", None)
             if callable(close):
                 try:

@@ -213,7 +213,7 @@ def _collect(pm: pluggy.PluginManager, plugin: Any, cand: _Candidate) -> tuple[l
                 if not _open[0]:
                     raise PluginError(f"plugin {cand.name!r} called register() after {_hook} returned",
                                       plugin=cand.name, distribution=cand.distribution)
-                model = ComponentConfig if config_model is None else config_model
+                model = getattr(factory, "Config", ComponentConfig) if config_model is None else config_model
                 found = registration_problems(_kind, name, factory, model)
                 if found:
                     _invalid.extend(found)
@@ -389,3 +389,13 @@ def reset_plugins(*, keep_extra: bool = False) -> None:
         _state = None
         if not keep_extra:
             _extra.clear()
+
+
+def describe(component: Any) -> dict[str, Any]:
+    """The spec block that rebuilds ``component`` (``Registry.describe`` of the loaded registry)."""
+    return get_registry().describe(component)
+
+
+def build_component(kind: str, block: Any, **options: Any) -> Any:
+    """``Registry.build`` of the loaded registry: validate a block, create, check, load state."""
+    return get_registry().build(kind, block, **options)

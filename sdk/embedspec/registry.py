@@ -5,14 +5,15 @@ from __future__ import annotations
 import difflib
 import inspect
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from .config_rules import type_problem
-from .errors import PluginError, UnknownComponentError
+from .errors import PluginError, ResourceError, SpecError, UnknownComponentError
 from .protocols import KIND_BY_NAME, KINDS, PLURALS
 
 #: A component name as it appears after ``type:`` in a spec.
@@ -174,6 +175,50 @@ class Registry:
     def find_factory(self, factory: Any) -> list[Registration]:
         return [reg for reg in self if reg.factory is factory]
 
+    # ---- the one factory --------------------------------------------------------------------
+    def validate(self, kind: str, block: Mapping[str, Any]) -> tuple[Registration, BaseModel]:
+        """The registration named by ``block["type"]`` and its validated config (the other fields).
+
+        Raises ``UnknownComponentError`` or pydantic's ``ValidationError`` (``embedspec.spec``
+        turns both into located spec issues)."""
+        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+            raise SpecError(f"a {kind} block is a mapping with a 'type' (a registered {kind} name), got {block!r:.80}")
+        reg = self.get(kind, block["type"])
+        return reg, reg.config_model.model_validate({k: v for k, v in block.items() if k != "type"})
+
+    def build(self, kind: str, block: Mapping[str, Any] | ValidatedBlock, *, read_only: bool = False,
+              deep_check: bool = False) -> Any:
+        """The one way to make a component: validate ``block``, create it, check what its fields point
+        at (``check()``), load its trained ``state``. ``block`` is a spec block (``type`` + fields) or an
+        already validated one (``registration`` + ``config``, as ``embedspec.spec`` produces).
+
+        ``read_only`` opens an index without creating or modifying anything. A ``ResourceError``
+        (with the field at fault) reports a broken resource or missing state; nothing stays open.
+        """
+        if isinstance(block, Mapping):
+            reg, config = self.validate(kind, block)
+        else:
+            reg, config = block.registration, block.config
+        component = reg.create(config)
+        if read_only:
+            component.read_only = True
+        try:
+            check = getattr(component, "check", None)
+            if callable(check):
+                check(deep=deep_check)
+            _load_state(component, reg)
+        except BaseException:
+            _close_quietly(component)
+            raise
+        return component
+
+    def describe(self, component: Any) -> dict[str, Any]:
+        """The spec block (``type`` + non-default fields) that rebuilds ``component``."""
+        reg = self.registration_of(component)
+        values = {field: getattr(component, field) for field in reg.config_model.model_fields if hasattr(component, field)}
+        config = reg.config_model.model_validate(values)
+        return {"type": reg.name, **config.model_dump(mode="json", exclude_defaults=True)}
+
     def registration_of(self, component: Any) -> Registration:
         """The registration ``component`` was built from: by the (kind, name) recorded at creation, else
         by its class (narrowed by protocol when one class is registered under several kinds)."""
@@ -194,15 +239,32 @@ class Registry:
         return candidates[0]
 
 
-def describe(component: Any) -> dict[str, Any]:
-    """The spec block (``type`` + non-default fields) that rebuilds ``component``."""
-    from .plugins import get_registry
+class ValidatedBlock(Protocol):
+    """A spec block already validated: its registration and config (``embedspec.spec.BlockSpec``)."""
 
-    reg = get_registry().registration_of(component)
-    values = {
-        field: getattr(component, field)
-        for field in reg.config_model.model_fields
-        if hasattr(component, field)
-    }
-    config = reg.config_model.model_validate(values)
-    return {"type": reg.name, **config.model_dump(mode="json", exclude_defaults=True)}
+    registration: Registration
+    config: BaseModel
+
+
+def _load_state(component: Any, reg: Registration) -> None:
+    """Load a trainable component's ``state`` directory; untrained encoders and aligners are errors
+    (compressors may be fitted by the pipeline on the first documents)."""
+    if not getattr(component, "requires_fit", False):
+        return
+    state = getattr(component, "state", None)
+    if state:
+        if not Path(state).is_dir():
+            raise ResourceError(f"state directory {state} does not exist", field="state")
+        component.load(state)
+    if not component.is_fitted and reg.kind != "compressor":
+        raise ResourceError(f"{reg.name} must be trained first: fit it and save(dir), then set `state: dir`",
+                            field="state")
+
+
+def _close_quietly(component: Any) -> None:
+    close = getattr(component, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            pass

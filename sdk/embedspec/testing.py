@@ -31,8 +31,7 @@ def _check(cond: bool, msg: str) -> None:
 
 
 def _round_trip_block(component: Any) -> None:
-    from .plugins import get_registry
-    from .registry import describe
+    from .plugins import describe, get_registry
 
     block = describe(component)
     reg = get_registry().get(_kind_of(component), block["type"])
@@ -174,6 +173,6 @@ def check_aligner(aligner: Any, X_source: np.ndarray, X_target: np.ndarray) -> n
 
 
 def _params(component: Any) -> dict[str, Any]:
-    from .registry import describe
+    from .plugins import describe
 
     return {k: v for k, v in describe(component).items() if k != "type"}

@@ -12,7 +12,7 @@ from embedspec.builtin.matryoshka import MatryoshkaCompressor
 from embedspec.builtin.pq import ProductQuantizer, kmeans
 from embedspec.builtin.scalar import Int8Quantizer
 from embedspec.builtin.similarity import pairwise_scores
-from embedspec.errors import DimensionMismatchError, NotFittedError
+from embedspec.errors import DimensionMismatchError, EmbedspecError, NotFittedError
 from embedspec.testing import check_compressor, check_index
 
 RNG = np.random.default_rng(0)
@@ -215,8 +215,11 @@ def test_quantized_index_persists_codes_and_quantizer(tmp_path) -> None:
     before = index.search(data[:3], k=5)
     index.close()
     assert not list((tmp_path / "idx").glob("vectors-*"))  # no rescoring: floats are not kept
-    reopened = ExactIndex.open(tmp_path / "idx")  # quantizer rebuilt from the registry
-    assert isinstance(reopened._quantizer, ProductQuantizer)
+    with pytest.raises(EmbedspecError, match="stores ProductQuantizer codes: open it through its spec"):
+        ExactIndex.open(tmp_path / "idx").search(data[:3], k=5)
+    adopted = ProductQuantizer(m=8, nbits=5, iterations=5, rescore=False)
+    reopened = ExactIndex.open(tmp_path / "idx", quantizer=adopted)  # adopts the stored codebooks
+    assert reopened._quantizer is adopted
     assert reopened.search(data[:3], k=5) == before
     fresh = ProductQuantizer(m=8, nbits=5, iterations=5, rescore=False)
     again = ExactIndex(path=str(tmp_path / "idx"))

@@ -217,7 +217,7 @@ def test_config_model() -> None:
     assert ExactIndexConfig().model_dump() == {"path": None, "metric": "cosine", "dim": None}
     with pytest.raises(ValueError, match="metric"):
         ExactIndexConfig(metric="manhattan")
-    with pytest.raises(ValueError, match="unknown metric 'manhattan'"):
+    with pytest.raises(ValueError, match="ExactIndex: metric: Input should be 'cosine', 'dot' or 'euclidean' .got 'manhattan'"):
         ExactIndex(metric="manhattan")
 
 

@@ -353,7 +353,7 @@ class ExactEncoderPlugin:
 
 def test_describe_finds_the_component_by_kind_and_name(runtime_only, tmp_path):
     from embedspec.builtin.exact import ExactIndex
-    from embedspec.registry import describe
+    from embedspec.plugins import describe
 
     register_plugin(ExactEncoderPlugin(), "exact-encoder")
     registry = get_registry()
@@ -370,7 +370,7 @@ def test_describe_finds_the_component_by_kind_and_name(runtime_only, tmp_path):
 
 def test_one_class_under_two_kinds_is_told_apart_by_protocol(runtime_only):
     from embedspec.builtin.scalar import Int8Quantizer, Int8QuantizerConfig
-    from embedspec.registry import describe
+    from embedspec.plugins import describe
 
     class Both:
         @hookimpl

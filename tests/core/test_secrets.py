@@ -17,7 +17,7 @@ import pytest
 import yaml
 from embedspec.errors import SpecError
 from embedspec.pipeline import build
-from embedspec.registry import describe
+from embedspec.plugins import describe
 from embedspec.secrets import MASK, Secret, SecretWarning
 from embedspec.spec import load_spec
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from embedspec.errors import EmbedspecError, NotFittedError
 from embedspec.plugins import get_registry
-from embedspec.registry import describe
+from embedspec.plugins import describe
 from embedspec.testing import check_encoder
 from embedspec_gfun.encoder import GFunEncoder, UnknownLanguageError, UnseenLanguageWarning
 from gfun_synthetic import TOPICS, make_corpus

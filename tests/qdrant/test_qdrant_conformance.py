@@ -44,7 +44,7 @@ def test_importing_the_plugin_imports_no_qdrant_library():
         "from embedspec.plugins import get_registry\n"
         "names = get_registry().names('index')\n"
         "assert 'qdrant-edge' in names and 'qdrant' in names, names\n"
-        "from embedspec.registry import describe\n"
+        "from embedspec.plugins import describe\n"
         "idx = get_registry().get('index', 'qdrant-edge').create({'path': '/nonexistent/x'})\n"
         "print(describe(idx))\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('qdrant_edge', 'qdrant_client'))\n"

@@ -9,7 +9,7 @@ import pytest
 from embedspec.base import Quantizer
 from embedspec.errors import EmbedspecError
 from embedspec.filters import parse_filter
-from embedspec.registry import describe
+from embedspec.plugins import describe
 from embedspec.secrets import MASK, SecretWarning
 from embedspec_qdrant.client import QdrantIndex
 from embedspec_qdrant.edge import QdrantEdgeIndex

@@ -62,13 +62,8 @@ class BinaryQuantizer(Quantizer):
 
     native_kind = "binary"
 
-    def __init__(
-        self, rescore: bool = True, oversampling: float = 4.0, center: bool = False, state: str | None = None
-    ) -> None:
-        self.rescore = rescore
-        self.oversampling = oversampling
-        self.center = center
-        self.state = state
+    Config = BinaryQuantizerConfig
+
 
     def fit(self, X: Any) -> BinaryQuantizer:
         X = as_matrix(X, name="training vectors")

@@ -31,13 +31,14 @@ import numpy as np
 from pydantic import Field
 
 from ..base import BaseIndex, Quantizer, l2_normalize
+from ..component import read_state
 from ..config_rules import MAX_DIM
 from ..errors import DimensionMismatchError, EmbedspecError, NotFittedError
 from ..filters import Filter
 from ..locking import DirectoryLock
 from ..protocols import Hit, PointId
-from ..registry import ComponentConfig, describe
-from .similarity import QUERY_BLOCK, blockwise_top_k, check_metric, pairwise_scores
+from ..registry import ComponentConfig
+from .similarity import QUERY_BLOCK, blockwise_top_k, pairwise_scores
 from .snapshot import (
     MANIFEST,
     SnapshotChanged,
@@ -75,22 +76,23 @@ def _serialized(method: Any) -> Any:
 class ExactIndex(BaseIndex):
     """Exact k-nearest-neighbour search over float vectors (or quantizer codes) in numpy."""
 
-    def __init__(self, path: str | None = None, metric: str = "cosine", dim: int | None = None) -> None:
-        check_metric(metric)
-        self.path = path
-        self.metric = metric  # type: ignore[assignment]
-        self.dim = dim
+    Config = ExactIndexConfig
+
+    def _init_runtime(self) -> None:
         self._quantizer: Quantizer | None = None
         self._lock_file: DirectoryLock | None = None
         self._mutex = threading.RLock()  # reader and writer threads of one process take turns
         self._clear()
 
+
     @classmethod
-    def open(cls, path: str | Path, *, read_only: bool = True) -> ExactIndex:
+    def open(cls, path: str | Path, *, read_only: bool = True, quantizer: Quantizer | None = None) -> ExactIndex:
         """Open the existing index at ``path`` (metric and dim come from the directory).
 
         Read-only by default: it takes no lock, so it can inspect an index a writer holds (it sees
-        the writer's last flushed snapshot). ``read_only=False`` opens it as the one writer.
+        the writer's last flushed snapshot). ``read_only=False`` opens it as the one writer. An index
+        that stores quantizer codes needs its ``quantizer`` (any instance of the same class: it adopts
+        the stored state), as its spec's chain provides it.
         """
         root = Path(path)
         manifest = read_manifest(root) if root.is_dir() else None
@@ -103,6 +105,8 @@ class ExactIndex(BaseIndex):
         index = cls(path=str(root), metric=manifest["metric"], dim=manifest["dim"])
         index.read_only = read_only
         index.warm_up()
+        if quantizer is not None:
+            index.use_quantizer(quantizer)
         return index
 
     # ---- in-memory state ---------------------------------------------------------------------
@@ -114,6 +118,8 @@ class ExactIndex(BaseIndex):
         self._codes: np.ndarray | None = None  # (capacity, ...) quantizer codes
         self._generation = 0
         self._dirty = False
+        #: (class name, learned state) of the quantizer whose codes are stored, until one adopts it
+        self._stored_quantizer: tuple[str, tuple[dict[str, Any], dict[str, Any]]] | None = None
 
     @property
     def _keeps_floats(self) -> bool:
@@ -184,22 +190,15 @@ class ExactIndex(BaseIndex):
         vectors, codes = snapshot_file(root, manifest, "vectors"), snapshot_file(root, manifest, "codes")
         self._vectors = load_array(vectors) if vectors else None
         self._codes = load_array(codes) if codes else None
-        if "quantizer" in manifest:
-            self._restore_quantizer(snapshot_file(root, manifest, "quantizer"), manifest["quantizer"])  # type: ignore[arg-type]
+        if "quantizer" in manifest:  # kept until the chain's quantizer adopts it (use_quantizer)
+            state = read_state(snapshot_file(root, manifest, "quantizer"))  # type: ignore[arg-type]
+            self._stored_quantizer = (manifest["quantizer"]["class"], state)
         for name, arr in (("vectors", self._vectors), ("codes", self._codes)):
             if arr is not None and arr.shape[0] != len(self._ids):
                 raise EmbedspecError(
                     f"exact index at {root} is inconsistent: {arr.shape[0]} {name} for {len(self._ids)} ids"
                 )
         self._generation = int(manifest["generation"])
-
-    def _restore_quantizer(self, state_dir: Path, block: Mapping[str, Any]) -> None:
-        if self._quantizer is None:
-            from ..plugins import get_registry
-
-            params = {k: v for k, v in block.items() if k != "type"}
-            self._quantizer = get_registry().get("compressor", block["type"]).create(params)
-        self._quantizer.load(state_dir)  # type: ignore[union-attr]
 
     # ---- writes ------------------------------------------------------------------------------
     def bind_dim(self, dim: int) -> None:
@@ -215,14 +214,18 @@ class ExactIndex(BaseIndex):
         ``quantizer`` fitted.
         """
         self.warm_up()
-        stored = self._quantizer
-        if stored is not None and stored is not quantizer:
-            if type(stored) is not type(quantizer):
+        stored = self._stored_quantizer
+        if self._quantizer is not None and self._quantizer is not quantizer:
+            stored = (type(self._quantizer).__name__, self._quantizer.get_state())
+        if stored is not None:
+            stored_class, state = stored
+            if stored_class != type(quantizer).__name__:
                 raise EmbedspecError(
-                    f"the exact index at {self.path} stores {type(stored).__name__} codes; "
+                    f"the exact index at {self.path} stores {stored_class} codes; "
                     f"it cannot switch to {type(quantizer).__name__}"
                 )
-            quantizer.set_state(*stored.get_state())
+            quantizer.set_state(*state)
+            self._stored_quantizer = None
         self._quantizer = quantizer
         n = self.count()
         if self._codes is None and n:
@@ -308,6 +311,11 @@ class ExactIndex(BaseIndex):
         if n == 0:
             return [[] for _ in range(queries.shape[0])]
         q = self._quantizer
+        if q is None and self._stored_quantizer is not None:
+            raise EmbedspecError(
+                f"the exact index at {self.path} stores {self._stored_quantizer[0]} codes: open it through its "
+                "spec, or pass quantizer= (a quantizer of that class) to ExactIndex.open"
+            )
         stored = self._codes if q is not None else self._vectors
         if stored is None:  # cannot happen through the public methods
             raise EmbedspecError("exact index holds points but neither vectors nor codes")
@@ -365,7 +373,10 @@ class ExactIndex(BaseIndex):
         }
         subdirs = {}
         if self._quantizer is not None and self._quantizer.is_fitted:
-            meta["quantizer"] = describe(self._quantizer)
+            meta["quantizer"] = {
+                "type": getattr(self._quantizer, "_embedspec_type", None),
+                "class": type(self._quantizer).__name__,
+            }
             subdirs["quantizer"] = self._quantizer.save
         write_snapshot(
             self.path,

@@ -79,30 +79,11 @@ def splitmix64(h: np.ndarray) -> np.ndarray:
 class HashingEncoder(BaseEncoder):
     """Signed feature hashing of word and character n-grams; ``(n, dim) float32``, L2-normalized."""
 
+    Config = HashingEncoderConfig
     modalities = frozenset({"text"})
 
-    def __init__(
-        self,
-        dim: int = 1024,
-        ngram_range: tuple[int, int] | None = (3, 5),
-        word_ngrams: int = 2,
-        lowercase: bool = True,
-        sublinear_tf: bool = True,
-        seed: int = 0,
-        batch_size: int = 256,
-    ) -> None:
-        self._dim = dim
-        self.ngram_range = tuple(ngram_range) if ngram_range is not None else None
-        self.word_ngrams = word_ngrams
-        self.lowercase = lowercase
-        self.sublinear_tf = sublinear_tf
-        self.seed = seed
-        self.batch_size = batch_size
+    def _init_runtime(self) -> None:
         self._token_cache: dict[str, int] = {}
-
-    @property
-    def dim(self) -> int:
-        return self._dim
 
     def _tag(self, kind: int, size: int) -> np.uint64:
         """Per-(feature kind, n-gram size, seed) salt, so groups and seeds hash independently."""

@@ -23,9 +23,8 @@ class MatryoshkaConfig(ComponentConfig):
 class MatryoshkaCompressor(BaseCompressor):
     """Truncation ``(n, d) -> (n, dim) float32``; meaningful for models trained with Matryoshka loss."""
 
-    def __init__(self, dim: int, normalize: bool = True) -> None:
-        self.dim = dim
-        self.normalize = normalize
+    Config = MatryoshkaConfig
+
 
     def output_dim(self, input_dim: int) -> int:
         if self.dim > input_dim:

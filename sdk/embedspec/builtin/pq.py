@@ -89,25 +89,8 @@ class ProductQuantizer(Quantizer):
     requires_fit = True
     native_kind = "product"
 
-    def __init__(
-        self,
-        m: int = 8,
-        nbits: int = 8,
-        iterations: int = 20,
-        seed: int = 0,
-        sample: int = 50000,
-        rescore: bool = True,
-        oversampling: float = 4.0,
-        state: str | None = None,
-    ) -> None:
-        self.m = m
-        self.nbits = nbits
-        self.iterations = iterations
-        self.seed = seed
-        self.sample = sample
-        self.rescore = rescore
-        self.oversampling = oversampling
-        self.state = state
+    Config = ProductQuantizerConfig
+
 
     def _check_divides(self, d: int) -> None:
         if d % self.m:

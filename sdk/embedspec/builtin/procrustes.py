@@ -36,10 +36,8 @@ class ProcrustesAlignerConfig(ComponentConfig):
 class ProcrustesAligner(BaseAligner):
     """``(n, ds) -> (n, dt) float32`` through the learned semi-orthogonal map ``W_ (ds, dt)``."""
 
-    def __init__(self, center: bool = False, normalize: bool = True, state: str | None = None) -> None:
-        self.center = center
-        self.normalize = normalize
-        self.state = state
+    Config = ProcrustesAlignerConfig
+
 
     def fit(self, X_source: Any, X_target: Any) -> ProcrustesAligner:
         Xs = as_matrix(X_source, name="source anchors")

@@ -38,13 +38,8 @@ class Int8Quantizer(Quantizer):
     requires_fit = True
     native_kind = "scalar"
 
-    def __init__(
-        self, quantile: float = 0.99, rescore: bool = False, oversampling: float = 2.0, state: str | None = None
-    ) -> None:
-        self.quantile = quantile
-        self.rescore = rescore
-        self.oversampling = oversampling
-        self.state = state
+    Config = Int8QuantizerConfig
+
 
     def fit(self, X: Any) -> Int8Quantizer:
         X = as_matrix(X, name="training vectors")
