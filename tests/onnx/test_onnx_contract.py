@@ -118,7 +118,8 @@ def test_missing_runtime_names_the_extra(tmp_path: Path, monkeypatch: pytest.Mon
     from embedspec_onnx.runtime import MissingDependencyError
 
     write_card(tmp_path)
-    (tmp_path / "model.onnx").write_bytes(b"")
+    (tmp_path / "model.onnx").write_bytes(b"not a graph")  # present and non-empty: the light checks pass
+    (tmp_path / "tokenizer.json").write_bytes(b"{}")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'embedspec-onnx\[cpu\]' \(or \[gpu\]"):
         OnnxTextEncoder(str(tmp_path)).encode(["x"])

@@ -1,4 +1,10 @@
-"""``onnx-text``: a text encoder running an exported model directory with onnxruntime."""
+"""``onnx-text``: a text encoder running an exported model directory with onnxruntime.
+
+``check()`` (every ``build``) reads the card and checks every file it names without loading
+anything; ``check(deep=True)`` (``embedspec validate``) also loads the graph on CPU, the tokenizer,
+and runs one forward pass. Warm-up repeats the light checks and the graph's inputs/outputs, so a
+broken directory fails with a ``ModelDirectoryError`` naming the file, never a raw traceback.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,16 @@ from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
 from pydantic import Field
 
-from .card import ModelCard, Pooling, Precision
-from .hub import resolve
+from .card import CARD_FILE, MAX_LENGTH, ModelCard, ModelDirectoryError, Pooling, Precision, local_directory
+from .hub import HF_SCHEME, cached, card_for_snapshot, parse_hf, resolve
 from .pooling import pool
-from .runtime import applied_device, create_session
-from .tokenization import TextTokenizer
+from .runtime import applied_device, check_graph, check_output_dim, create_session, run
+from .tokenization import Batch, TextTokenizer
+
+#: Inputs the encoder can feed (``tokenization.Batch.feed``); ``input_ids`` is required.
+TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
+#: Tokens of the deep check's forward pass: ``max_length``, capped here.
+PROBE_TOKENS = 1024
 
 
 class OnnxTextEncoderConfig(ComponentConfig):
@@ -28,7 +39,7 @@ class OnnxTextEncoderConfig(ComponentConfig):
     normalize: bool | None = None
     query_prompt: str | None = Field(None, description="text put before queries")
     document_prompt: str | None = Field(None, description="text put before documents")
-    max_length: int | None = Field(None, gt=1, le=131_072, description="tokens per input, special tokens included")
+    max_length: int | None = Field(None, gt=1, le=MAX_LENGTH, description="tokens per input, special tokens included")
     padding_side: Literal["left", "right"] | None = None
     dim: int | None = Field(None, gt=0, le=MAX_DIM, description="Matryoshka truncation (before normalization)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
@@ -90,20 +101,23 @@ class OnnxTextEncoder(BaseEncoder):
         """The model card with this encoder's overrides applied (resolved once; hf:// downloads)."""
         if self._card is None:
             directory, card = resolve(self.model)
-            changes: dict[str, Any] = {
-                k: v
-                for k, v in (
-                    ("pooling", self.pooling), ("normalize", self.normalize),
-                    ("query_prompt", self.query_prompt), ("document_prompt", self.document_prompt),
-                    ("max_length", self.max_length), ("padding_side", self.padding_side),
-                )
-                if v is not None
-            }
-            if self.pooling == "last-token" and self.padding_side is None:
-                changes["padding_side"] = "left"
-            self._card = card.replace(**changes) if changes else card
+            self._card = self._with_overrides(card)
             self._model_dir = directory
         return self._card
+
+    def _with_overrides(self, card: ModelCard) -> ModelCard:
+        changes: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("pooling", self.pooling), ("normalize", self.normalize),
+                ("query_prompt", self.query_prompt), ("document_prompt", self.document_prompt),
+                ("max_length", self.max_length), ("padding_side", self.padding_side),
+            )
+            if v is not None
+        }
+        if self.pooling == "last-token" and self.padding_side is None:
+            changes["padding_side"] = "left"
+        return card.replace(**changes) if changes else card
 
     @property
     def model_dir(self) -> Path:
@@ -111,16 +125,82 @@ class OnnxTextEncoder(BaseEncoder):
         self.card  # noqa: B018 - resolves once, setting _model_dir
         return self._model_dir  # type: ignore[return-value]
 
+    # ---- checks ---------------------------------------------------------------------------
+    def check(self, *, deep: bool = False) -> None:
+        """Raise ``ModelDirectoryError`` (located at ``model``, ``dim``, ``precision`` or
+        ``max_length``) when the model directory cannot serve this encoder; creates nothing.
+
+        Light: the card (strict schema), every file it names (present, regular, non-empty, inside the
+        directory), the graph of ``precision``, the tokenizer, the requested ``dim``. Deep: also load the
+        graph (CPU) and tokenizer, compare the graph's inputs/outputs with the card, run one forward
+        pass of ``min(max_length, 1024)`` tokens. ``hf://`` models are never downloaded: the light
+        check reads only the name; the deep one checks the local cache's copy when there is one.
+        """
+        if self.model.startswith(HF_SCHEME):
+            repo, _ = parse_hf(self.model)
+            directory = cached(self.model) if deep else None
+            if directory is None:
+                return
+            card = self._with_overrides(card_for_snapshot(directory, repo))
+        else:
+            directory = local_directory(self.model)
+            card = self._with_overrides(ModelCard.read(directory))
+        graph = self._check_files(directory, card)
+        if deep:
+            self._check_loaded(directory, card, graph)
+
+    def _check_files(self, directory: Path, card: ModelCard) -> Path:
+        """The light checks; returns the graph file of ``precision``."""
+        card.check_files(directory)
+        card.file(directory, "tokenizer")
+        card.check_dim(self._dim)
+        return card.graph_file(directory, self.precision)
+
+    def _graph_output(self, session: Any, graph: Path, card: ModelCard, directory: Path) -> str:
+        """The output to fetch, after checking the graph's inputs and outputs against the card."""
+        output = card.output_name
+        names = [o.name for o in session.get_outputs()]
+        if output not in names and names and not (directory / CARD_FILE).is_file():
+            output = names[0]  # an hf:// repo without a card: its card was guessed, not declared
+        check_graph(session, graph, inputs=TEXT_INPUTS, required=("input_ids",), output=output,
+                    output_field="output_name", dim=card.dim)
+        return output
+
+    def _tokenizer_for(self, directory: Path, card: ModelCard, max_length: int) -> TextTokenizer:
+        return TextTokenizer(card.file(directory, "tokenizer"), max_length=max_length,
+                             padding_side=card.padding_side, pad_token_id=card.pad_token_id)
+
+    def _check_loaded(self, directory: Path, card: ModelCard, graph: Path) -> None:
+        """The deep checks: the graph and tokenizer load and one forward pass gives ``(1, dim)``."""
+        session = create_session(graph, device="cpu", threads=1)
+        output = self._graph_output(session, graph, card, directory)
+        tokenizer = self._tokenizer_for(directory, card, min(card.max_length, PROBE_TOKENS))
+        batch = next(tokenizer.batches(tokenizer.tokenize([card.prompt("document") + "hello " * PROBE_TOKENS]), 1))
+        (hidden,) = self._run(session, output, batch, graph, card)
+        vectors = pool(hidden, batch.attention_mask, card.pooling)
+        check_output_dim(vectors.shape[-1], card.dim, graph, output)
+        if not np.isfinite(vectors).all():
+            raise ModelDirectoryError(f"{graph}: a forward pass gave NaN or infinite values")
+
+    def _run(self, session: Any, output: str, batch: Batch, graph: Path, card: ModelCard) -> list[Any]:
+        """One batch through the graph; a failure names the graph, the shapes and ``max_length``."""
+        feed = batch.feed([i.name for i in session.get_inputs()])
+        at_limit = batch.input_ids.shape[1] >= min(card.max_length, PROBE_TOKENS)
+        hint = f"; max_length {card.max_length} may exceed the positions the model takes" if at_limit else ""
+        try:
+            return run(session, [output], feed, graph, hint=hint)
+        except ModelDirectoryError as exc:
+            exc.field = "max_length" if self.max_length is not None else "model"
+            raise
+
     def _warm_up(self) -> None:
         card, directory = self.card, self.model_dir
-        self._session = create_session(card.graph_file(directory, self.precision), device=self.device,
-                                       threads=self.threads)
-        self._input_names = [i.name for i in self._session.get_inputs()]
-        outputs = [o.name for o in self._session.get_outputs()]
-        self._output = card.output_name if card.output_name in outputs else outputs[0]
-        self._tokenizer = TextTokenizer(card.file(directory, "tokenizer"), max_length=card.max_length,
-                                        padding_side=card.padding_side, pad_token_id=card.pad_token_id)
+        graph = self._check_files(directory, card)
+        self._session = create_session(graph, device=self.device, threads=self.threads)
+        self._output = self._graph_output(self._session, graph, card, directory)
+        self._tokenizer = self._tokenizer_for(directory, card, card.max_length)
         self._out_dim = card.check_dim(self._dim)
+        self._graph = graph
 
     @property
     def applied_device(self) -> str:
@@ -142,8 +222,11 @@ class OnnxTextEncoder(BaseEncoder):
         encodings = self._tokenizer.tokenize(texts)
         out = np.empty((len(texts), self._out_dim), dtype=np.float32)
         for batch in self._tokenizer.batches(encodings, batch_size):
-            (hidden,) = self._session.run([self._output], batch.feed(self._input_names))
-            vectors = pool(hidden, batch.attention_mask, card.pooling)[:, : self._out_dim]
+            (hidden,) = self._run(self._session, self._output, batch, self._graph, card)
+            vectors = pool(hidden, batch.attention_mask, card.pooling)
+            if vectors.shape[1] != card.dim:  # a dynamic output axis: checked on the first batch
+                check_output_dim(vectors.shape[1], card.dim, self._graph, self._output)
+            vectors = vectors[:, : self._out_dim]
             out[batch.positions] = l2_normalize(vectors) if card.normalize else vectors
         return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .card import CARD_FILE, ModelCard, ModelDirectoryError
+from .card import CARD_FILE, ModelCard, ModelDirectoryError, local_directory
 from .catalogue import find_entry, get_family, guess_family
 from .runtime import require
 
@@ -22,28 +22,41 @@ _PATTERNS = [
 ]
 
 
+def parse_hf(model: str) -> tuple[str, str | None]:
+    """``hf://ORG/NAME[@REVISION]`` -> (``ORG/NAME``, revision or None); checks the syntax only."""
+    repo, _, revision = model[len(HF_SCHEME):].partition("@")
+    org, _, name = repo.partition("/")
+    if not org or not name or "/" in name or ".." in repo or (revision == "" and "@" in model):
+        raise ModelDirectoryError(f"model {model!r}: expected hf://ORG/NAME[@REVISION]")
+    return repo, revision or None
+
+
 def resolve(model: str) -> tuple[Path, ModelCard]:
-    """The model directory and its card for a ``model:`` value."""
+    """The model directory and its card for a ``model:`` value (``hf://`` downloads)."""
     if model.startswith(HF_SCHEME):
-        repo, _, revision = model[len(HF_SCHEME):].partition("@")
-        if repo.count("/") != 1:
-            raise ModelDirectoryError(f"model {model!r}: expected hf://ORG/NAME[@REVISION]")
-        directory = download(repo, revision or None)
+        repo, revision = parse_hf(model)
+        directory = download(repo, revision)
         return directory, card_for_snapshot(directory, repo)
-    path = Path(model).expanduser()
-    if not path.is_dir():
-        raise ModelDirectoryError(
-            f"model directory {path} does not exist (export one with `embedspec export SRC {model}`, "
-            "or use model: hf://ORG/NAME)"
-        )
+    path = local_directory(model)
     return path, ModelCard.read(path)
 
 
-def download(repo: str, revision: str | None = None) -> Path:
+def cached(model: str, patterns: list[str] | None = None) -> Path | None:
+    """The local cache's snapshot of an ``hf://`` model, or None when it is not cached; never downloads."""
+    repo, revision = parse_hf(model)
+    hub = require("huggingface_hub")
+    try:
+        return Path(hub.snapshot_download(repo_id=repo, revision=revision, allow_patterns=patterns or _PATTERNS,
+                                          local_files_only=True))
+    except Exception:  # noqa: BLE001 - not in the cache (LocalEntryNotFoundError...)
+        return None
+
+
+def download(repo: str, revision: str | None = None, patterns: list[str] | None = None) -> Path:
     """Snapshot of the files the encoder needs; errors say when the hub is unreachable."""
     hub = require("huggingface_hub")
     try:
-        return Path(hub.snapshot_download(repo_id=repo, revision=revision, allow_patterns=_PATTERNS))
+        return Path(hub.snapshot_download(repo_id=repo, revision=revision, allow_patterns=patterns or _PATTERNS))
     except Exception as exc:  # offline, unknown repo, auth...: one clear message
         raise ModelDirectoryError(
             f"cannot download hf://{repo} from the Hugging Face hub ({type(exc).__name__}: {exc}); "
@@ -73,14 +86,25 @@ def card_for_snapshot(directory: Path, repo: str) -> ModelCard:
     if not dim:
         raise ModelDirectoryError(f"hf://{repo}: config.json gives no hidden_size; cannot describe the model")
     fam = get_family(guess_family(repo))
-    return ModelCard(
-        name=repo, family=fam.name, architecture=fam.architecture, dim=int(dim), pooling=fam.pooling,
-        normalize=fam.normalize, padding_side=fam.padding_side, query_prompt=fam.query_prompt,
-        document_prompt=fam.document_prompt,
-        max_length=int(st_config.get("max_seq_length") or min(config.get("max_position_embeddings", 512), 8192)),
-        files=files, export={"source": f"hf://{repo}"},
-    )
+    try:
+        return ModelCard(
+            name=repo, family=fam.name, architecture=fam.architecture, dim=int(dim), pooling=fam.pooling,
+            normalize=fam.normalize, padding_side=fam.padding_side, query_prompt=fam.query_prompt,
+            document_prompt=fam.document_prompt,
+            max_length=int(st_config.get("max_seq_length") or min(config.get("max_position_embeddings", 512), 8192)),
+            files=files, export={"source": f"hf://{repo}"},
+        )
+    except (TypeError, ValueError) as exc:  # ValidationError is a ValueError
+        raise ModelDirectoryError(f"hf://{repo}: its config.json does not describe a usable model ({exc})") from None
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelDirectoryError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ModelDirectoryError(f"{path}: expected a JSON object, not {type(data).__name__}")
+    return data

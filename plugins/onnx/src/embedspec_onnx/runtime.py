@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from embedspec.errors import EmbedspecError
+
+from .card import CARD_FILE, ModelDirectoryError
 
 #: Which extra provides each heavy module.
 EXTRAS: dict[str, str] = {
@@ -96,7 +100,12 @@ def create_session(model_path: Path, *, device: str = "auto", threads: int | Non
                 ort.preload_dlls()
             except Exception:  # noqa: BLE001 - the provider check below reports what failed
                 pass
-    session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+    try:
+        session = ort.InferenceSession(str(model_path), sess_options=opts, providers=providers)
+    except Exception as exc:  # noqa: BLE001 - InvalidProtobuf, Fail, InvalidGraph...: the file is at fault
+        raise ModelDirectoryError(
+            f"onnxruntime cannot load the ONNX graph {model_path}: {runtime_message(exc)}"
+        ) from exc
     applied = session.get_providers()
     if want_cuda and "CUDAExecutionProvider" not in applied:
         msg = (
@@ -112,3 +121,63 @@ def create_session(model_path: Path, *, device: str = "auto", threads: int | Non
 
 def applied_device(session: Any) -> str:
     return "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+
+
+def run(session: Any, outputs: list[str], feed: dict[str, Any], path: Path, hint: str = "") -> list[Any]:
+    """``session.run`` whose failure is a ``ModelDirectoryError`` naming the graph and the input shapes
+    (onnxruntime's own error log is silenced: the exception says it)."""
+    global _QUIET
+    if _QUIET is None:
+        _QUIET = require("onnxruntime").RunOptions()
+        _QUIET.log_severity_level = 4
+    try:
+        return session.run(outputs, feed, _QUIET)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's Fail / InvalidArgument / RuntimeException
+        shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in feed.items())
+        raise ModelDirectoryError(f"{path}: a forward pass failed on {shapes} ({runtime_message(exc)}){hint}") from exc
+
+
+_QUIET: Any = None
+
+
+def runtime_message(exc: BaseException) -> str:
+    """One line of an onnxruntime / tokenizers error, without its ``[ONNXRuntimeError] : N :`` prefix."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : ", "", text)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def check_graph(
+    session: Any, path: Path, *, inputs: Collection[str], required: Collection[str], output: str,
+    output_field: str, dim: int, ranks: Collection[int] = (2, 3),
+) -> tuple[Any, ...]:
+    """The graph's inputs are among ``inputs`` and include ``required``; it has ``output`` (named by
+    the card's ``output_field``) of a rank in ``ranks`` whose last axis, when static, is ``dim``.
+    Returns that output's shape (ints, or names for dynamic axes)."""
+    names = [i.name for i in session.get_inputs()]
+    unknown = [n for n in names if n not in inputs]
+    if unknown:
+        raise ModelDirectoryError(f"{path}: the graph takes input(s) {unknown} that this encoder cannot feed "
+                                  f"(it feeds {sorted(inputs)})")
+    missing = [n for n in required if n not in names]
+    if missing:
+        raise ModelDirectoryError(f"{path}: the graph lacks input(s) {missing} (its inputs: {names})")
+    outputs = {o.name: o for o in session.get_outputs()}
+    if output not in outputs:
+        raise ModelDirectoryError(f"{path}: {output!r} ({output_field} in {CARD_FILE}) is not an output of "
+                                  f"the graph (outputs: {sorted(outputs)})")
+    shape = tuple(outputs[output].shape)
+    if len(shape) not in ranks:
+        raise ModelDirectoryError(f"{path}: output {output!r} has shape {list(shape)}; expected rank "
+                                  f"{' or '.join(map(str, sorted(ranks)))}")
+    check_output_dim(shape[-1], dim, path, output)
+    return shape
+
+
+def check_output_dim(actual: Any, dim: int, path: Path, output: str) -> None:
+    """A static (int) output size must equal the card's ``dim``: never truncate or pad silently."""
+    if isinstance(actual, int) and actual != dim:
+        raise ModelDirectoryError(
+            f"{path}: the graph's output {output!r} has dimension {actual}, but {CARD_FILE} says dim {dim} "
+            "(fix dim in the card; to truncate a Matryoshka model set dim: in the spec)"
+        )

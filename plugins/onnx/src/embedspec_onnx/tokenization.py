@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import require
+from .card import ModelDirectoryError
+from .runtime import require, runtime_message
 
 _PAD_TOKENS = ("[PAD]", "<pad>", "<|endoftext|>", "</s>", "<eos>")
 
@@ -43,7 +44,14 @@ class TextTokenizer:
     def __init__(self, path: Path, *, max_length: int, padding_side: str = "right",
                  pad_token_id: int | None = None) -> None:
         tokenizers = require("tokenizers")
-        self.tokenizer: Any = tokenizers.Tokenizer.from_file(str(path))
+        try:
+            self.tokenizer: Any = tokenizers.Tokenizer.from_file(str(path))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - plain Exception, or a Rust panic, for a bad file
+            raise ModelDirectoryError(
+                f"{path} (files.tokenizer) is not a loadable tokenizers file: {runtime_message(exc)}"
+            ) from exc
         pinned = self.tokenizer.padding
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()

@@ -16,7 +16,7 @@ the graphs, so the text-encoder fields ``pooling``, ``padding_side`` and ``outpu
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -38,6 +38,9 @@ class ClipModelCard(ModelCard):
     """``embedspec.json`` of a CLIP-style two-tower model (kind ``clip``)."""
 
     KIND: ClassVar[str] = "clip"
+    KIND_HINT: ClassVar[str] = (
+        ": onnx-clip reads CLIP/SigLIP directories (use the onnx-text encoder for text models)"
+    )
 
     kind: str = "clip"
     family: Literal["clip", "siglip"] = "clip"
@@ -58,17 +61,6 @@ class ClipModelCard(ModelCard):
     activation: Literal["softmax", "sigmoid"] = "softmax"
     zero_shot_template: str = TEMPLATES["clip"]
     files: dict[str, str] = Field(default_factory=lambda: dict(CLIP_FILES))
-
-    @model_validator(mode="before")
-    @classmethod
-    def _check_kind_first(cls, data: Any) -> Any:
-        kind = data.get("kind") if isinstance(data, dict) else None
-        if kind is not None and kind != cls.KIND:
-            raise ValueError(
-                f"kind is {kind!r}, this reader needs {cls.KIND!r}: onnx-clip reads CLIP/SigLIP directories "
-                "(use the onnx-text encoder for text models)"
-            )
-        return data
 
     @model_validator(mode="after")
     def _check_clip(self) -> ClipModelCard:
