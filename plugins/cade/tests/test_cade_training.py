@@ -161,3 +161,19 @@ def test_settings_are_validated():
         CadeModel(dim=0)
     with pytest.raises(ValidationError, match="extra"):
         CadeModel(dimension=10)
+
+
+def test_slices_can_start_at_the_compass(lee_texts):
+    """``slice_init: compass`` (the reference's init_mode "both"): with a vanishing learning rate the
+    slice vectors stay at the compass's vectors; with the default they start elsewhere."""
+    need_training()
+    from embedspec_cade.model import CadeModel
+
+    frozen = {"dim": 16, "epochs": 1, "min_count": 3, "alpha": 1e-9, "min_alpha": 0.0}
+    slices = {"a": lee_texts[:60], "b": lee_texts[60:120]}
+    model = CadeModel(**frozen, slice_init="compass").fit(slices)
+    random = CadeModel(**frozen).fit(slices)
+    for name in slices:
+        rows = model.compass_.vectors[model.compass_ids_[name]]
+        assert np.allclose(model.slices_[name].vectors, rows, atol=1e-6)
+        assert not np.allclose(random.slices_[name].vectors, rows, atol=1e-2)

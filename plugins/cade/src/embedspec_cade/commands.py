@@ -8,8 +8,6 @@ from typing import Any
 
 import click
 
-SETTING_OPTIONS = ("dim", "window", "min_count", "epochs", "negative", "sample", "seed")
-
 
 def read_slice(path: Path, name: str) -> list[str]:
     """A slice's texts: each non-empty line of a file, or each ``*.txt`` file of a directory."""
@@ -79,6 +77,8 @@ def cade_group() -> None:
 @click.option("--negative", type=int, help="negative samples [10]")
 @click.option("--sample", type=float, help="downsampling threshold [0.001]")
 @click.option("--seed", type=int, help="random seed [0]")
+@click.option("--slice-init", type=click.Choice(["random", "compass"]),
+              help="slice word vectors start random or at the compass's vectors [random]")
 @click.option("--overwrite", is_flag=True, help="replace OUT if it holds a CADE state")
 def train_command(out: str, slices: tuple[str, ...], spec: str | None, overwrite: bool, **overrides: Any) -> None:
     """Train the compass on all slices, then each slice against it; save to OUT."""

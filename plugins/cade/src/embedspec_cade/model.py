@@ -3,10 +3,11 @@ context matrix copied and frozen, so that every slice's word vectors land in the
 
 Bianchi, Di Carlo, Nicoli, Palmonari (2020), *Compass-aligned Distributional Embeddings for Studying
 Semantic Differences across Corpora*; Di Carlo, Bianchi, Palmonari (2019), *Training Temporal Word
-Embeddings with a Compass*. As in the reference package (``init_mode="hidden"``): the compass is a
-gensim 4 CBOW model; a slice's vocabulary and sampling tables come from gensim on that slice alone;
-its input vectors start at gensim's seeded random initialization and train with the slice-vocabulary
-rows of the compass's ``syn1neg`` frozen. Unlike the reference, a slice keeps only words seen
+Embeddings with a Compass*. As in the reference package: the compass is a gensim 4 CBOW model; a slice's
+vocabulary and sampling tables come from gensim on that slice alone; its input vectors start at
+gensim's seeded random initialization (``init_mode="hidden"``, the default) or at the compass's
+vectors (``slice_init="compass"``, the reference's ``"both"``) and train with the slice-vocabulary rows
+of the compass's ``syn1neg`` frozen. Unlike the reference, a slice keeps only words seen
 ``min_count`` times *in that slice* (the reference keeps every compass word the slice contains).
 """
 
@@ -84,7 +85,10 @@ class CadeModel:
             slice_model = new_model(st, seed_offset=i + 1)
             vocab = build_vocabulary(slice_model, sents, name)
             ids = np.fromiter((cvocab.index[w] for w in vocab.words), dtype=np.int32, count=len(vocab))
-            W = np.ascontiguousarray(slice_model.wv.vectors, dtype=np.float32).copy()
+            if st.slice_init == "compass":
+                W = self.compass_.vectors[ids]  # a copy (fancy indexing)
+            else:
+                W = np.ascontiguousarray(slice_model.wv.vectors, dtype=np.float32).copy()
             C = context[ids]  # a copy: the compass's rows for this slice's words, frozen below
             report = train_cbow(sents, vocab, W, C, st, learn_hidden=False, seed=st.seed + i + 1)
             if not np.array_equal(C, context[ids]):  # the kernel must never write C when learn_hidden is off

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,10 @@ class CadeSettings(BaseModel):
     alpha: float = Field(0.025, gt=0, le=1, description="initial learning rate")
     min_alpha: float = Field(0.0001, ge=0, le=1, description="final learning rate (linear decay)")
     seed: int = Field(0, ge=0, lt=2**31, description="random seed (initial vectors, sampling)")
+    slice_init: Literal["random", "compass"] = Field(
+        "random", description="slice word vectors start random (reference init_mode 'hidden') or at the compass's "
+        "vectors ('both'); word2vec baselines ignore it",
+    )
 
     def gensim_kwargs(self, seed_offset: int = 0) -> dict[str, Any]:
         """Keyword arguments of ``gensim.models.Word2Vec`` for CBOW with these settings, one worker."""
