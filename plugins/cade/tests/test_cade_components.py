@@ -114,3 +114,22 @@ def test_aligner_in_a_spec(cade_state):
             "index": {"type": "exact"}}
     pipeline = build(spec)
     assert pipeline.aligner.dim_ == 32
+
+
+def test_check_locates_a_wrong_slice(cade_state, tmp_path):
+    """``check()`` (run by ``build`` and ``embedspec validate`` before any array is read) names the field."""
+    from embedspec.errors import ResourceError
+
+    with pytest.raises(ResourceError) as info:
+        CadeEncoder(slice="third", state=str(cade_state)).check()
+    assert info.value.field == "slice"
+    assert str(info.value) == (f"unknown slice 'third'; the CADE state at {cade_state} has 'first', 'second', "
+                               "'union', 'compass'")
+    with pytest.raises(ResourceError) as info:
+        CadeAligner(state=str(cade_state), source="first", target="fourth").check()
+    assert info.value.field == "target"
+    with pytest.raises(ResourceError) as info:
+        CadeEncoder(slice="first", state=str(tmp_path)).check()
+    assert info.value.field == "state" and "is not a CADE state directory" in str(info.value)
+    CadeEncoder(slice="compass", state=str(cade_state)).check(deep=True)
+    CadeAligner(state=str(cade_state), source="first", target="union").check()

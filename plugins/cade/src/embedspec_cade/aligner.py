@@ -49,6 +49,13 @@ class CadeAligner(BaseAligner):
         self.target = target
         self.normalize = normalize
 
+    def check(self, *, deep: bool = False) -> None:
+        from .state import check_state_field, is_state
+
+        if self.state is not None and (Path(self.state) / STATE_JSON).is_file() and not is_state(Path(self.state)):
+            return  # this aligner's own saved state
+        check_state_field(self.state, {"source": self.source, "target": self.target})
+
     def fit(self, X_source: Any, X_target: Any) -> CadeAligner:
         Xs = as_matrix(X_source, name="source anchors")
         Xt = as_matrix(X_target, name="target anchors")

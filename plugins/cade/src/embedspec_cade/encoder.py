@@ -71,21 +71,17 @@ class CadeEncoder(BaseEncoder):
         return int(self.model_.dim)
 
     def check(self, *, deep: bool = False) -> None:
-        from .state import is_state
+        from .state import check_state_field
 
-        if self.state is None:
-            return
-        path = Path(self.state)
-        if not path.is_dir() or not is_state(path):
-            raise ResourceError(f"{self.state} is not a CADE state directory (train one with `embedspec cade train`)",
-                                field="state")
-        if deep:
+        check_state_field(self.state, {"slice": self.slice})
+        if deep and self.state is not None:
+            from .errors import StateError
             from .model import CadeModel
 
             try:
-                CadeModel.load(path).spaces()[self.slice]
-            except KeyError as exc:
-                raise ResourceError(str(exc), field="slice") from None
+                CadeModel.load(self.state)
+            except StateError as exc:
+                raise ResourceError(str(exc), field="state") from None
 
     # ---- state ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -33,6 +33,36 @@ def is_state(path: Path) -> bool:
     return (path / MANIFEST).is_file()
 
 
+def manifest_slices(path: Path) -> list[str] | None:
+    """Slice names listed by the manifest at ``path`` (cheap: no arrays read); None if unreadable."""
+    try:
+        meta = read_json(path / MANIFEST)
+        return [str(e["name"]) for e in meta["slices"]]
+    except Exception:  # noqa: BLE001 - any unreadable manifest is reported by load_state
+        return None
+
+
+def check_state_field(state: str | None, slices: dict[str, str | None]) -> None:
+    """``ResourceError`` located at ``state`` or at the slice field when the CADE state lacks them."""
+    from embedspec.errors import ResourceError
+
+    from .spaces import COMPASS
+
+    if state is None:
+        return
+    path = Path(state)
+    if not path.is_dir() or not is_state(path):
+        raise ResourceError(f"{state} is not a CADE state directory (train one with `embedspec cade train`)",
+                            field="state")
+    names = manifest_slices(path)
+    if names is None:
+        raise ResourceError(f"{path / MANIFEST} is unreadable", field="state")
+    for field, name in slices.items():
+        if name is not None and name != COMPASS and name not in names:
+            raise ResourceError(f"unknown slice {name!r}; the CADE state at {state} has "
+                                f"{', '.join(map(repr, names + [COMPASS]))}", field=field)
+
+
 def save_state(model: Any, path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise StateError(f"cannot save the CADE model to {path}: it is a file")
