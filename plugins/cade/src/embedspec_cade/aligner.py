@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from embedspec.base import STATE_JSON, BaseAligner, as_matrix, l2_normalize
+from embedspec.base import BaseAligner, as_matrix, l2_normalize
+from embedspec.component import STATE_JSON
 from embedspec.errors import DimensionMismatchError
 from embedspec.registry import ComponentConfig
 from pydantic import Field
