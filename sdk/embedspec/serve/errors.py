@@ -47,14 +47,18 @@ class APIError(EmbedspecError, RuntimeError):
                           "param": self.param, "code": self.code}}
 
 
+#: Labels pydantic puts in an error location for the member of a union (not field names).
+_UNION_MEMBERS = frozenset({"int", "str", "float", "bool", "none", "list", "dict", "constrained-str", "constrained-int"})
+
+
 def field_path(loc: tuple[Any, ...]) -> str:
-    """``("input", 3)`` -> ``input[3]``; pydantic's union branch names are dropped."""
+    """``("input", 3)`` -> ``input[3]``; pydantic's union member labels (``int``, ``list[str]``) are dropped."""
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif isinstance(part, str) and ("[" in part or part.startswith(("function-", "list[", "str"))):
-            continue  # a union member label such as "list[str]" or "str", not a field
+        elif isinstance(part, str) and (part in _UNION_MEMBERS or "[" in part or part.startswith("function-")):
+            continue
         else:
             path += f".{part}" if path else str(part)
     return path
@@ -65,15 +69,20 @@ def from_validation(exc: ValidationError) -> APIError:
     errors = exc.errors(include_url=False)
     first = errors[0]
     param = field_path(tuple(first["loc"])) or None
-    parts = []
-    for err in errors[:5]:
+    parts: list[str] = []
+    seen: set[str] = set()
+    for err in errors:
         where = field_path(tuple(err["loc"])) or "body"
+        if where in seen:  # one message per field (a union reports each member)
+            continue
+        seen.add(where)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         elif err["type"] == "missing":
             msg = "field required"
         parts.append(f"{where}: {msg}")
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    more = f" (and {len(parts) - 5} more)" if len(parts) > 5 else ""
+    parts = parts[:5]
     code = "missing_field" if first["type"] == "missing" else "invalid_value"
     return APIError(422, "; ".join(parts) + more, param=param, code=code)

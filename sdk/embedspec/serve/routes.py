@@ -117,6 +117,8 @@ async def search(request: Request) -> Response:
     queries = text_list(body.query, "query", service.settings.max_request_items)
     try:
         results, tokens = await service.search(queries, body.k, body.filter)
+    except APIError:
+        raise
     except (EmbedspecError, ValueError, TypeError) as exc:
         raise APIError(400, str(exc), code="invalid_request") from None
     data = [{"object": "search_result", "index": i,
@@ -138,6 +140,8 @@ async def add_documents(request: Request) -> Response:
     texts, ids, payloads = documents(body, service.settings.max_request_items)
     try:
         written, tokens = await service.add(texts, ids, payloads)
+    except APIError:
+        raise
     except (EmbedspecError, ValueError, TypeError) as exc:
         raise APIError(400, f"nothing was written: {exc}", code="invalid_request") from None
     request.app.state.metrics.documents.labels("add").inc(len(written))
@@ -152,6 +156,8 @@ async def delete_documents(request: Request) -> Response:
     body = await read_body(request, DeleteRequest, service.settings.max_request_bytes)
     try:
         count = await service.delete(list(body.ids))
+    except APIError:
+        raise
     except (EmbedspecError, ValueError, TypeError) as exc:
         raise APIError(400, f"nothing was deleted: {exc}", code="invalid_request") from None
     request.app.state.metrics.documents.labels("delete").inc(len(body.ids))
