@@ -93,6 +93,8 @@ class Batcher:
         if self._closing or self._wakeup is None:
             raise APIError(503, "the server is shutting down", code="shutting_down")
         n = len(texts)
+        if n == 0:
+            return np.zeros((0, 0), dtype=np.float32), 0
         if n > self.max_queue_items:
             raise APIError(413, f"the request holds {n} texts, more than the server queues at once "
                            f"({self.max_queue_items}); split it", param="input", code="request_too_large")

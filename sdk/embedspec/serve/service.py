@@ -1,6 +1,6 @@
 """The pipeline behind the routes: batched encoding, searches and the single writer of the index.
 
-Encoding goes through the ``Batcher`` (its own thread). Index work (search, add, delete, count,
+Encoding for ``/v1/embeddings`` and ``/v1/search`` goes through the ``Batcher`` (its own thread). Index work (search, add, delete, count,
 flush) runs in one index thread, so the server is the only writer of its index and never reads it
 while a write is half applied. A write is acknowledged (HTTP 200) only after ``Pipeline.add`` /
 ``delete`` returned and the index was flushed: for a persistent index (``path`` or ``url``) the
@@ -50,8 +50,10 @@ def _flush(pipeline: Any) -> None:
         flush()
 
 
-def _search(pipeline: Any, queries: list[str], k: int, filter: Mapping[str, Any] | None) -> list[list[Hit]]:
-    return pipeline.search(queries, k=k, filter=filter)
+def _search_vectors(pipeline: Any, vectors: np.ndarray, k: int,
+                    filter: Mapping[str, Any] | None) -> list[list[Hit]]:
+    """``Pipeline.search`` after its encoding step (the queries were encoded by the batcher)."""
+    return pipeline.index.search(pipeline.compress(vectors), k=k, filter=filter)
 
 
 def is_persistent(index: Any) -> bool:
@@ -134,12 +136,23 @@ class PipelineService:
         return asyncio.get_running_loop().run_in_executor(self._index, fn, *args)
 
     # ---- operations ----------------------------------------------------------------------------
+    def require_text(self, field: str) -> None:
+        """400 naming ``field`` when the encoder does not take text (e.g. a records encoder)."""
+        modalities = getattr(self.pipeline.encoder, "modalities", frozenset({"text"}))
+        if "text" not in modalities:
+            raise APIError(400, f"the served encoder takes {', '.join(sorted(modalities))}, not text; {field} "
+                           "must be text", param=field, code="unsupported_input")
+
     async def embed(self, texts: Sequence[str], role: str) -> tuple[np.ndarray, int]:
         """``((n, dim) float32, tokens)`` through the batcher."""
+        self.require_text("input")
         return await self.batcher.encode(texts, role, self.settings.request_timeout_s)
 
     async def search(self, queries: list[str], k: int, filter: Mapping[str, Any] | None) -> tuple[list[list[Hit]], int]:
-        """Hits per query and the queries' tokens; 400 naming ``filter`` when it is invalid."""
+        """Hits per query and the queries' tokens; 400 naming ``filter`` when it is invalid.
+
+        The queries are encoded by the batcher (coalesced with other requests), then searched in the
+        index thread."""
         if filter is not None:
             from ..filters import parse_filter
 
@@ -147,16 +160,17 @@ class PipelineService:
                 parse_filter(filter)
             except ValueError as exc:
                 raise APIError(400, str(exc), param="filter", code="invalid_filter") from None
-        work = self._in_index(self._search_counted, queries, k, filter)
+        self.require_text("query")
+        timeout = self.settings.request_timeout_s
+        began = asyncio.get_running_loop().time()
+        vectors, tokens = await self.batcher.encode(queries, "query", timeout)
+        work = self._in_index(_search_vectors, self.pipeline, vectors, k, filter)
+        left = max(timeout - (asyncio.get_running_loop().time() - began), 0.001)
         try:
-            return await asyncio.wait_for(work, self.settings.request_timeout_s)
+            return await asyncio.wait_for(work, left), tokens
         except asyncio.TimeoutError:
             raise APIError(504, f"the search did not finish within {self.settings.request_timeout_s:g} s",
                            code="timeout") from None
-
-    def _search_counted(self, queries: list[str], k: int, filter: Mapping[str, Any] | None) -> tuple[list[list[Hit]], int]:
-        hits = _search(self.pipeline, queries, k, filter)
-        return hits, count_tokens(self.pipeline.encoder, queries, "query")
 
     async def add(self, texts: list[str], ids: list[PointId] | None,
                   payloads: list[Mapping[str, Any] | None] | None) -> tuple[list[PointId], int]:
