@@ -208,6 +208,26 @@ def baseline(pipeline: Any, texts: list[str]) -> tuple[float, float]:
     return len(texts) / (time.perf_counter() - began), 1000 * (time.process_time() - cpu) / len(texts)
 
 
+def padding_study(pipeline: Any, texts: list[str], repeats: int = 2) -> list[dict[str, Any]]:
+    """CPU ms per text of in-process ``encode`` on ``texts`` cut into batches of random texts (as the
+    server's batches are) encoded in sorted runs of 8, 4, 2 rows, against one whole sorted call."""
+    configs = [(None, None), (15, 8), (15, 4), (15, 2), (64, 8), (64, 4), (64, 2)]
+    rows: list[dict[str, Any]] = []
+    for rep in range(repeats):  # interleaved
+        for chunk, runs in configs:
+            cpu = time.process_time()
+            if chunk is None:
+                pipeline.encode(texts)
+            else:
+                for i in range(0, len(texts), chunk):
+                    pipeline.encode(texts[i: i + chunk], batch_size=runs)
+            ms = 1000 * (time.process_time() - cpu) / len(texts)
+            rows.append({"repeat": rep, "batch": chunk or len(texts), "run_rows": runs, "cpu_ms_per_text": ms})
+            print(f"padding study {rep}: batches of {chunk or 'all'} texts, runs of {runs or 'default (32)'}: "
+                  f"{ms:.2f} ms CPU per text", flush=True)
+    return rows
+
+
 def build_pipeline(spec_map: dict[str, Any], spinning: bool) -> Any:
     """The in-process pipeline, with the same onnxruntime session options as the server."""
     import embedspec
@@ -275,6 +295,8 @@ def main() -> None:
     parser.add_argument("--max-wait-ms", type=float, default=None, help="server setting (default: its own)")
     parser.add_argument("--encode-batch-size", type=int, default=None, help="server setting (default: its own)")
     parser.add_argument("--baseline-texts", type=int, default=4000, help="cap on the baseline's texts")
+    parser.add_argument("--padding-study", action="store_true",
+                        help="only measure in-process CPU per text by batch and run size (spinning off), ~3 min")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "serve_load.json")
     args = parser.parse_args()
     if not (DATA / "corpus.jsonl").is_file():
@@ -286,6 +308,15 @@ def main() -> None:
     print(f"CPU: {info['cpu']} ({info['logical_cpus']} logical CPUs); ISA: {' '.join(info['isa'])}")
     print(f"load average at start: {info['load_average_start']}")
     spec_map = {"version": 1, "encoder": {"type": "onnx-text", "model": str(model)}, "index": {"type": "exact"}}
+    if args.padding_study:
+        study = padding_study(build_pipeline(spec_map, spinning=False), texts[:480])
+        previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+        previous["padding_study"] = {"command": "python benchmarks/serve_load.py --padding-study", "machine": info,
+                                     "results": study}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(previous, indent=2) + "\n", encoding="utf-8")
+        print(f"added the padding study to {args.out}")
+        return
     settings = [True, False] if args.spinning == "both" else [args.spinning == "on"]
     pipelines = {spinning: build_pipeline(spec_map, spinning) for spinning in settings}
     extra = []
@@ -301,9 +332,12 @@ def main() -> None:
             for spinning in settings:
                 rows += run_config(spec, pipelines[spinning], texts, args, extra, spinning, r)
     info["load_average_end"] = os.getloadavg()
+    previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
     out = {"benchmark": "serve_load", "command": " ".join(["python benchmarks/serve_load.py", *sys.argv[1:]]),
            "model": "all-MiniLM-L6-v2 (onnx fp32)", "duration_s": args.duration, "server_options": extra,
            "machine": info, "results": rows}
+    if "padding_study" in previous:
+        out["padding_study"] = previous["padding_study"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     print("\n| round | ort spinning | clients | texts/request | texts/s | in-process texts/s | ratio | CPU ratio "

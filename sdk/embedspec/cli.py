@@ -148,7 +148,7 @@ def search_command(spec: str, query: tuple[str, ...], k: int, filter_json: str |
               help="Processes, each loading the model (several need --read-only or an index server).")
 @click.option("--read-only", is_flag=True, default=None, help="Refuse document writes (403).")
 @click.option("--max-batch-items", type=click.IntRange(1), help="Texts per encoder batch.")
-@click.option("--encode-batch-size", type=click.IntRange(1), help="Rows per encoder run inside a batch (default 8).")
+@click.option("--encode-batch-size", type=click.IntRange(1), help="Rows per encoder run inside a batch (default 4).")
 @click.option("--max-wait-ms", type=click.FloatRange(0), help="How long an idle encoder waits to fill a batch.")
 @click.option("--max-queue-items", type=click.IntRange(1), help="Texts waiting before requests get 429.")
 @click.option("--timeout", "request_timeout_s", type=click.FloatRange(0, min_open=True), help="Per-request deadline, s.")

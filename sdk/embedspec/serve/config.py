@@ -38,7 +38,7 @@ class ServeSettings(BaseModel):
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="request body size before 413")
     request_timeout_s: float = Field(60.0, gt=0, description="per-request deadline (504 after it)")
     encode_batch_size: int | None = Field(
-        8, ge=1, description="rows per encoder run inside a batch (sorted by length: small runs waste little "
+        4, ge=1, description="rows per encoder run inside a batch (sorted by length: small runs waste little "
         "padding on CPU; raise it on a GPU); null: the encoder's batch_size")
     api_key: SecretStr | None = Field(None, description="bearer key for reads (default $EMBEDSPEC_API_KEY)")
     write_key: SecretStr | None = Field(None, description="bearer key for writes (default $EMBEDSPEC_WRITE_KEY)")
