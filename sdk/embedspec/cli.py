@@ -138,6 +138,15 @@ def validate_command(spec: str) -> None:
     except EmbedspecError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
+    if pipeline.spec is not None and pipeline.spec.serve is not None:
+        from .serve.config import settings_from_block
+
+        try:
+            settings_from_block(pipeline.spec.serve, spec)
+        except EmbedspecError as exc:
+            pipeline.close()
+            click.echo(str(exc), err=True)
+            sys.exit(1)
     with pipeline:
         index = pipeline.index
         state = _index_state(index)
@@ -261,6 +270,37 @@ def search_command(spec: str, query: tuple[str, ...], k: int, filter_json: str |
                 text = next((v for v in h.payload.values() if isinstance(v, str)), "")
                 snippet = " ".join(text.split())[:100]
             click.echo(f"{rank:3d}. {h.score:.4f}  {h.id}  {snippet}")
+
+
+@cli.command("serve")
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes, each loading the model (several need --read-only or an index server).")
+@click.option("--read-only", is_flag=True, default=None, help="Refuse document writes (403).")
+@click.option("--max-batch-items", type=click.IntRange(1), help="Texts per encoder batch.")
+@click.option("--encode-batch-size", type=click.IntRange(1), help="Rows per encoder run inside a batch (default 4).")
+@click.option("--max-wait-ms", type=click.FloatRange(0), help="How long an idle encoder waits to fill a batch.")
+@click.option("--max-queue-items", type=click.IntRange(1), help="Texts waiting before requests get 429.")
+@click.option("--timeout", "request_timeout_s", type=click.FloatRange(0, min_open=True), help="Per-request deadline, s.")
+@click.option("--model-name", help="Model id in responses and /v1/models (default: the encoder's).")
+@click.option("--cors-origin", "cors_origins", multiple=True, help="Allow this browser origin (CORS is off by default).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve_command(spec: str, host: str, port: int, workers: int, log_level: str, **settings: Any) -> None:
+    """Serve SPEC over HTTP: OpenAI-compatible /v1/embeddings, /v1/search, /v1/documents, /metrics.
+
+    API keys come from EMBEDSPEC_API_KEY (reads) and EMBEDSPEC_WRITE_KEY (writes), or from ${VAR}
+    references in the spec's serve: block; never from the command line. See docs/serve.md.
+    """
+    from .serve import require_serve_extra
+
+    require_serve_extra()
+    from .serve.runner import run_server
+
+    settings["cors_origins"] = list(settings["cors_origins"]) or None
+    run_server(spec, host=host, port=port, workers=workers, log_level=log_level, overrides=settings)
 
 
 def _pipeline(spec: str, read_only: bool = False) -> Any:

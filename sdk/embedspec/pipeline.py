@@ -182,6 +182,8 @@ class Pipeline:
                 _restore_env(describe(c), built[i] if i < len(built) else None) for i, c in enumerate(self.compressors)
             ]
         out["index"] = _restore_env(describe(self.index), spec and spec.index)
+        if spec is not None and spec.serve is not None:
+            out["serve"] = dict(spec.serve)  # as written: its keys are ${VAR} references
         return out
 
     def to_yaml(self) -> str:

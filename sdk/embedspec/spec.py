@@ -33,7 +33,9 @@ __all__ = [
 
 SPEC_VERSION = 1
 BLOCKS = {k.spec_key: k.name for k in COMPONENT_KINDS}  # spec key -> component kind
-TOP_LEVEL = ("version", *BLOCKS)
+#: Sections the pipeline does not build: ``serve`` holds server settings (``embedspec.serve.config``).
+SECTIONS = ("serve",)
+TOP_LEVEL = ("version", *BLOCKS, *SECTIONS)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -71,6 +73,8 @@ class Spec:
     version: int = SPEC_VERSION
     source: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The ``serve:`` section as written (validated by ``embedspec.serve.config`` when serving).
+    serve: dict[str, Any] | None = field(default=None, repr=False)
 
     def blocks(self) -> list[BlockSpec]:
         out = [self.encoder]
@@ -287,6 +291,9 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
     comp_blocks = [
         _validate_block(c, f"compressors[{i}]", "compressor", pos, issues) for i, c in enumerate(compressors)
     ]
+    serve = data.get("serve")
+    if serve is not None and not isinstance(serve, dict):
+        issues.append(SpecIssue("serve", "must be a mapping of server settings (see docs/serve.md)", *_at(pos, "serve")))
     if issues:
         raise spec_error(issues, source)
     return Spec(
@@ -296,6 +303,7 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
         compressors=[b for b in comp_blocks if b is not None],
         source=source,
         raw=data,
+        serve=serve if isinstance(serve, dict) else None,
     )
 
 
