@@ -334,8 +334,7 @@ def test_embedspec_plugins_disable_removes_plugins_and_warns_about_what_it_canno
 
 def test_build_and_describe_are_kind_aware_with_every_plugin_installed(in_process, tmp_path: Path):
     import embedspec
-    from embedspec.plugins import broken_plugins, get_registry
-    from embedspec.plugins import describe
+    from embedspec.plugins import broken_plugins, describe, get_registry
 
     with pytest.warns(UserWarning) as record:
         registry = get_registry()
