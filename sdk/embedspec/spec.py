@@ -219,11 +219,16 @@ def _validate_block(
         issues.append(SpecIssue(f"{path}.type", f"the {kind} 'type' is a name (a string), not "
                                 f"{type(type_name).__name__}", *_at(pos, f"{path}.type")))
         return None
+    guessed = None  # an unknown type: its fields are still checked against the closest known type
     try:
         reg = load_plugins().get(kind, type_name)
     except UnknownComponentError as exc:
         issues.append(SpecIssue(f"{path}.type", str(exc), *_at(pos, f"{path}.type")))
-        return None
+        if not exc.suggestions:
+            return None
+        guessed = type_name = exc.suggestions[0]
+        reg = load_plugins().get(kind, guessed)
+        issues = _GuessedIssues(issues, guessed)
     block_issues: list[SpecIssue] = []
     substituted: dict[str, str] = {}
     fields_raw = {k: v for k, v in raw.items() if k != "type"}
@@ -246,7 +251,22 @@ def _validate_block(
             msg = _issue_message(err, reg.config_model, type_name, fields_raw, substituted)
             issues.append(SpecIssue(_clip(where), msg, *_at(pos, where), type_name, reg.plugin))
         return None
+    if guessed is not None:
+        return None
     return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw, positions=dict(pos))
+
+
+class _GuessedIssues(list):  # type: ignore[type-arg]
+    """Issues found by checking a block of unknown type against the closest known type: said as such."""
+
+    def __init__(self, target: list[SpecIssue], guessed: str) -> None:
+        super().__init__()
+        self.target, self.guessed = target, guessed
+
+    def append(self, issue: SpecIssue) -> None:  # type: ignore[override]
+        note = f" (checked against {self.guessed!r}, the closest known type)"
+        self.target.append(SpecIssue(issue.path, issue.message + note, issue.line, issue.column,
+                                     issue.component, issue.plugin))
 
 
 def _check_version(data: dict[Any, Any], pos: Mapping[str, tuple[int, int]], issues: list[SpecIssue]) -> None:

@@ -119,3 +119,13 @@ def test_spec_file_path(tmp_path):
     assert str(path) in str(exc.value)
     with pytest.raises(SpecError, match="does not exist"):
         load_spec(tmp_path / "missing.yaml")
+
+
+def test_fields_of_an_unknown_type_are_checked_against_the_closest_known_type():
+    text = "version: 1\nencoder:\n  type: hashin\n  dim: true\n  ngram: 3\nindex:\n  type: exact\n  metric: l1\n"
+    with pytest.raises(SpecError) as exc:
+        load_spec(text)
+    found = [(i.line, i.path) for i in exc.value.issues]
+    assert found == [(3, "encoder.type"), (4, "encoder.dim"), (5, "encoder.ngram"), (8, "index.metric")]
+    note = "(checked against 'hashing', the closest known type)"
+    assert [i.message.endswith(note) for i in exc.value.issues] == [False, True, True, False]
