@@ -19,46 +19,32 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import embedspec  # noqa: E402
 from embedspec.plugins import get_registry  # noqa: E402
+from embedspec.spec import Spec, load_spec  # noqa: E402
 from embedspec_unified import roc_auc  # noqa: E402
 from embedspec_unified.movielens import DEFAULT_DIR, HOW_TO_GET, find_files, load_movielens, split  # noqa: E402
 
 SPEC = Path(__file__).with_name("spec.yaml")
 
 
-def train(block: dict, records: list[dict], targets: np.ndarray) -> None:
+def train(spec: Spec, records: list[dict], targets: np.ndarray) -> None:
     """Fit the encoder of the spec on the 80 % split (early stopping on 10 %) and save it to its state."""
-    params = {k: v for k, v in block.items() if k not in ("type", "state", "output_features")}
-    encoder = get_registry().get("encoder", block["type"]).create(params)
+    block = {k: v for k, v in spec.raw["encoder"].items() if k not in ("state", "output_features")}
+    encoder = get_registry().build("encoder", block, require_state=False)  # the one factory, untrained
     tr, va, te = split(len(records))
     pick = lambda idx: [records[i] for i in idx]  # noqa: E731
     encoder.fit(pick(tr), targets[tr], validation=(pick(va), targets[va]))
     auc = roc_auc(targets[te], encoder.predict_proba(pick(te)))
     print(f"trained {block['type']} ({encoder.num_parameters} parameters), test AUC {auc:.4f}, "
           f"best epoch {encoder.best_epoch_}")
-    encoder.save(block["state"])
-    print(f"saved to {block['state']}")
-
-
-def open_pipeline(spec: dict):
-    """``embedspec.build(spec)``, or the same two components by hand where build is unavailable."""
-    try:
-        from embedspec import build
-
-        pipeline = build(spec)
-        return pipeline.encoder, pipeline.index, pipeline
-    except ImportError:
-        registry = get_registry()
-        enc_block, idx_block = dict(spec["encoder"]), dict(spec["index"])
-        encoder = registry.get("encoder", enc_block.pop("type")).create(enc_block)
-        encoder.load(encoder.state)
-        index = registry.get("index", idx_block.pop("type")).create(idx_block)
-        return encoder, index, None
+    state = spec.encoder.config.state  # resolved against the spec's folder
+    encoder.save(state)
+    print(f"saved to {state}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,21 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     if find_files(args.data) is None:
         print(HOW_TO_GET.format(dir=args.data), file=sys.stderr)
         return 2
-    spec = yaml.safe_load(Path(args.spec).read_text())
+    spec = load_spec(args.spec)
     records, targets, users = load_movielens(args.data)
-    if args.retrain or not Path(spec["encoder"]["state"], "state.npz").is_file():
-        train(spec["encoder"], records, targets)
+    if args.retrain or not Path(spec.encoder.config.state, "state.npz").is_file():
+        train(spec, records, targets)
 
-    encoder, index, pipeline = open_pipeline(spec)
+    pipeline = embedspec.build(args.spec)
+    encoder, index = pipeline.encoder, pipeline.index
     user_ids = sorted(users)
     user_records = [{"user_id": u} for u in user_ids]
     payloads = [users[u] for u in user_ids]
-    if pipeline is not None:
-        pipeline.add(user_records, ids=user_ids, payloads=payloads)
-    else:
-        index.upsert(user_ids, encoder.encode(user_records), payloads)
-    print(f"indexed {index.count()} users as {encoder.dim}-d vectors in {spec['index']['type']} "
-          f"({spec['index'].get('path') or 'in memory'})")
+    pipeline.add(user_records, ids=user_ids, payloads=payloads)
+    print(f"indexed {index.count()} users as {encoder.dim}-d vectors in {spec.index.type} "
+          f"({index.data_location()})")
 
     vectors = encoder.encode(user_records)
     hits = index.search(vectors, k=6)  # the first hit is the user itself
@@ -116,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     near_gap = np.mean([abs(rate[u] - rate[h.id]) for u, row in zip(user_ids, hits) for h in row[1:] if h.id != u])
     rand_gap = np.mean([abs(rate[int(a)] - rate[int(b)]) for a, b in rng.choice(user_ids, (5 * len(user_ids), 2)) if a != b])
     print(f"share of ratings >= 4, mean gap to the 5 nearest users: {near_gap:.3f}; to random users: {rand_gap:.3f}")
-    if pipeline is not None:
-        pipeline.close()
-    else:
-        index.close()
+    pipeline.close()
     return 0
 
 

@@ -214,6 +214,9 @@ def _restore_env(block: dict[str, Any], built: BlockSpec | None) -> dict[str, An
     if built is None or block.get("type") != built.type:
         return block
     missing = object()
+    for key, written in built.resolved.items():  # paths resolved against the spec's folder: as written
+        if block.get(key, missing) == getattr(built.config, key, missing):
+            block[key] = written
     for key, raw in built.raw.items():
         if key == "type" or not isinstance(key, str) or not has_reference(raw):
             continue

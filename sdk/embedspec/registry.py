@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .config_rules import type_problem
 from .errors import PluginError, ResourceError, SpecError, UnknownComponentError
@@ -19,6 +19,22 @@ from .protocols import KIND_BY_NAME, KINDS, PLURALS
 #: A component name as it appears after ``type:`` in a spec.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 PROTOCOLS: dict[str, type] = {name: kind.protocol for name, kind in KIND_BY_NAME.items()}
+
+
+#: ``json_schema_extra`` of a field holding a local path (``PathField``): a relative value in a spec
+#: file resolves against the file's folder.
+PATH_FORMAT = {"format": "path"}
+
+
+def PathField(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802 - reads like pydantic's Field
+    """A config field holding a local path (a directory or file). In a spec file, a relative path is
+    resolved against the file's folder; values with a scheme (``hf://...``) are left as they are."""
+    return Field(default, json_schema_extra=PATH_FORMAT, **kwargs)
+
+
+def path_fields(model: type[BaseModel]) -> list[str]:
+    """Names of the fields of ``model`` declared with ``PathField``."""
+    return [n for n, f in model.model_fields.items() if f.json_schema_extra == PATH_FORMAT]
 
 
 class ComponentConfig(BaseModel):
@@ -187,13 +203,14 @@ class Registry:
         return reg, reg.config_model.model_validate({k: v for k, v in block.items() if k != "type"})
 
     def build(self, kind: str, block: Mapping[str, Any] | ValidatedBlock, *, read_only: bool = False,
-              deep_check: bool = False) -> Any:
+              deep_check: bool = False, require_state: bool = True) -> Any:
         """The one way to make a component: validate ``block``, create it, check what its fields point
         at (``check()``), load its trained ``state``. ``block`` is a spec block (``type`` + fields) or an
         already validated one (``registration`` + ``config``, as ``embedspec.spec`` produces).
 
-        ``read_only`` opens an index without creating or modifying anything. A ``ResourceError``
-        (with the field at fault) reports a broken resource or missing state; nothing stays open.
+        ``read_only`` opens an index without creating or modifying anything; ``require_state=False``
+        makes an untrained component (to ``fit`` it). A ``ResourceError`` (with the field at fault)
+        reports a broken resource or missing state; nothing stays open.
         """
         if isinstance(block, Mapping):
             reg, config = self.validate(kind, block)
@@ -206,7 +223,7 @@ class Registry:
             check = getattr(component, "check", None)
             if callable(check):
                 check(deep=deep_check)
-            _load_state(component, reg)
+            _load_state(component, reg, require_state)
         except BaseException:
             _close_quietly(component)
             raise
@@ -246,17 +263,17 @@ class ValidatedBlock(Protocol):
     config: BaseModel
 
 
-def _load_state(component: Any, reg: Registration) -> None:
+def _load_state(component: Any, reg: Registration, required: bool = True) -> None:
     """Load a trainable component's ``state`` directory; untrained encoders and aligners are errors
     (compressors may be fitted by the pipeline on the first documents)."""
     if not getattr(component, "requires_fit", False):
         return
     state = getattr(component, "state", None)
-    if state:
-        if not Path(state).is_dir():
-            raise ResourceError(f"state directory {state} does not exist", field="state")
+    if state and Path(state).is_dir():
         component.load(state)
-    if not component.is_fitted and reg.kind != "compressor":
+    elif state and required:
+        raise ResourceError(f"state directory {state} does not exist", field="state")
+    if required and not component.is_fitted and reg.kind != "compressor":
         raise ResourceError(f"{reg.name} must be trained first: fit it and save(dir), then set `state: dir`",
                             field="state")
 

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import SpecError, UnknownComponentError
 from .plugins import load_plugins
 from .protocols import COMPONENT_KINDS
-from .registry import Registration
+from .registry import Registration, path_fields
 from .secrets import ENV_REFERENCES, Secret
 from .spec_source import MAX_DEPTH, Positions, SpecIssue, decode_spec, parse_yaml, read_spec_file, spec_error
 
@@ -49,6 +50,8 @@ class BlockSpec:
     config: BaseModel
     raw: dict[str, Any] = field(repr=False)  # as written: a literal secret must not show in repr()
     positions: Positions = field(default_factory=dict)
+    #: path fields resolved against the spec file's folder: field -> the value as written
+    resolved: dict[str, str] = field(default_factory=dict)
 
     @property
     def type(self) -> str:
@@ -204,7 +207,8 @@ def _issue_message(err: Any, model: type[BaseModel], type_name: str, raw: dict[s
 
 
 def _validate_block(
-    raw: Any, path: str, kind: str, pos: Mapping[str, tuple[int, int]], issues: list[SpecIssue]
+    raw: Any, path: str, kind: str, pos: Mapping[str, tuple[int, int]], issues: list[SpecIssue],
+    base: Path | None = None,
 ) -> BlockSpec | None:
     if not isinstance(raw, dict):
         got = "nothing" if raw is None else type(raw).__name__
@@ -253,7 +257,30 @@ def _validate_block(
         return None
     if guessed is not None:
         return None
-    return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw, positions=dict(pos))
+    literal = {k for k, v in fields_raw.items() if not env_references(v)}  # ${VAR} values are used as given
+    config, resolved = resolve_paths(config, base, literal)
+    return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw, positions=dict(pos),
+                     resolved=resolved)
+
+
+def resolve_paths(config: BaseModel, base: Path | None, only: set[str] | None = None
+                  ) -> tuple[BaseModel, dict[str, str]]:
+    """``config`` with its relative ``PathField`` values (among ``only``) joined to ``base`` (the spec
+    file's folder) and ``~`` expanded; returns it with {field: value as written} of what changed."""
+    changed: dict[str, str] = {}
+    update: dict[str, str] = {}
+    for name in path_fields(type(config)):
+        if only is not None and name not in only:
+            continue
+        value = getattr(config, name)
+        if not isinstance(value, str) or not value or "://" in value:
+            continue
+        full = os.path.expanduser(value)
+        if not os.path.isabs(full) and base is not None:
+            full = os.path.normpath(base / full)
+        if full != value:
+            changed[name], update[name] = value, full
+    return (config.model_copy(update=update) if update else config), changed
 
 
 class _GuessedIssues(list):  # type: ignore[type-arg]
@@ -283,6 +310,7 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
     """Validate a parsed spec mapping; raise ``SpecError`` listing every problem found."""
     pos = pos or {}
     issues: list[SpecIssue] = []
+    base = Path(source).resolve().parent if source else None  # relative paths: against the spec's folder
     if not isinstance(data, dict):
         kinds = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
         what = "empty" if data is None else kinds.get(type(data), f"a {type(data).__name__}")
@@ -299,9 +327,9 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
         if name not in data:
             issues.append(SpecIssue(name, f"the spec needs an '{name}' block", None, None))
         else:
-            blocks[name] = _validate_block(data[name], name, BLOCKS[name], pos, issues)
+            blocks[name] = _validate_block(data[name], name, BLOCKS[name], pos, issues, base)
     if data.get("aligner") is not None:
-        blocks["aligner"] = _validate_block(data["aligner"], "aligner", "aligner", pos, issues)
+        blocks["aligner"] = _validate_block(data["aligner"], "aligner", "aligner", pos, issues, base)
     compressors = data.get("compressors")
     if compressors is None:
         compressors = []
@@ -309,7 +337,7 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
         issues.append(SpecIssue("compressors", "must be a list of compressor blocks", *_at(pos, "compressors")))
         compressors = []
     comp_blocks = [
-        _validate_block(c, f"compressors[{i}]", "compressor", pos, issues) for i, c in enumerate(compressors)
+        _validate_block(c, f"compressors[{i}]", "compressor", pos, issues, base) for i, c in enumerate(compressors)
     ]
     serve = data.get("serve")
     if serve is not None and not isinstance(serve, dict):

@@ -129,3 +129,23 @@ def test_fields_of_an_unknown_type_are_checked_against_the_closest_known_type():
     assert found == [(3, "encoder.type"), (4, "encoder.dim"), (5, "encoder.ngram"), (8, "index.metric")]
     note = "(checked against 'hashing', the closest known type)"
     assert [i.message.endswith(note) for i in exc.value.issues] == [False, True, True, False]
+
+
+def test_relative_paths_resolve_against_the_spec_file_and_are_written_back_as_given(tmp_path, monkeypatch):
+    import embedspec
+
+    folder = tmp_path / "project" / "specs"
+    folder.mkdir(parents=True)
+    spec_file = folder / "spec.yaml"
+    spec_file.write_text("version: 1\nencoder: {type: hashing, dim: 64}\nindex: {type: exact, path: ../indexes/one}\n")
+    monkeypatch.chdir(tmp_path)  # somewhere else entirely
+    with embedspec.build(str(spec_file)) as pipe:
+        assert pipe.index.path == str(tmp_path / "project" / "indexes" / "one")
+        pipe.add(["a document"])
+        assert pipe.to_spec()["index"]["path"] == "../indexes/one"
+    assert (tmp_path / "project" / "indexes" / "one" / "manifest.json").is_file()
+    monkeypatch.setenv("EMBEDSPEC_TEST_INDEX", "from-env")  # a ${VAR} value is used as given
+    spec_file.write_text("version: 1\nencoder: {type: hashing, dim: 64}\nindex: {type: exact, path: \"${EMBEDSPEC_TEST_INDEX}\"}\n")
+    assert load_spec(str(spec_file)).index.config.path == "from-env"
+    text = "version: 1\nencoder: {type: hashing, dim: 64}\nindex: {type: exact, path: rel/idx}\n"
+    assert load_spec(text).index.config.path == "rel/idx"  # YAML text or a mapping: the working directory

@@ -17,7 +17,7 @@ from pydantic import Field
 from ..base import Quantizer, as_matrix
 from ..errors import DimensionMismatchError, NotFittedError
 from ..protocols import Metric
-from ..registry import ComponentConfig
+from ..registry import ComponentConfig, PathField
 from .similarity import check_metric
 
 #: Elements of the ``(queries, rows, words)`` XOR block, bounds the popcount working memory.
@@ -31,7 +31,7 @@ class BinaryQuantizerConfig(ComponentConfig):
     rescore: bool = Field(True, description="re-rank candidates with the float originals (the index keeps them)")
     oversampling: float = Field(4.0, ge=1.0, le=1000.0, description="candidates = oversampling * k when rescoring")
     center: bool = Field(False, description="threshold each dimension at its training mean instead of 0")
-    state: str | None = Field(None, description="directory written by save() (the learned thresholds)")
+    state: str | None = PathField(None, description="directory written by save() (the learned thresholds)")
 
 
 def popcount(words: np.ndarray) -> np.ndarray:

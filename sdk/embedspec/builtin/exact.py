@@ -37,7 +37,7 @@ from ..errors import DimensionMismatchError, EmbedspecError, NotFittedError
 from ..filters import Filter
 from ..locking import DirectoryLock
 from ..protocols import Hit, PointId
-from ..registry import ComponentConfig
+from ..registry import ComponentConfig, PathField
 from .similarity import QUERY_BLOCK, blockwise_top_k, pairwise_scores
 from .snapshot import (
     MANIFEST,
@@ -57,7 +57,7 @@ _READ_ATTEMPTS = 5
 class ExactIndexConfig(ComponentConfig):
     """Spec block of the ``exact`` index."""
 
-    path: str | None = Field(None, description="directory holding the index; null keeps it in memory")
+    path: str | None = PathField(None, description="directory holding the index; null keeps it in memory")
     metric: Literal["cosine", "dot", "euclidean"] = "cosine"
     dim: int | None = Field(None, ge=1, le=MAX_DIM, description="vector dimension; learned from the first vectors when null")
 

@@ -23,7 +23,7 @@ from ..base import Quantizer, as_matrix
 from ..config_rules import MAX_DIM, MAX_SEED
 from ..errors import DimensionMismatchError
 from ..protocols import Metric
-from ..registry import ComponentConfig
+from ..registry import ComponentConfig, PathField
 from .similarity import prepare_queries
 
 _ASSIGN_BLOCK = 16384
@@ -39,7 +39,7 @@ class ProductQuantizerConfig(ComponentConfig):
     sample: int = Field(50000, ge=1, le=100_000_000, description="at most this many training rows are used by fit")
     rescore: bool = Field(True, description="re-rank candidates with the float originals (the index keeps them)")
     oversampling: float = Field(4.0, ge=1.0, le=1000.0, description="candidates = oversampling * k when rescoring")
-    state: str | None = Field(None, description="directory written by save() holding the codebooks")
+    state: str | None = PathField(None, description="directory written by save() holding the codebooks")
 
 
 def assign(X: np.ndarray, C: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from ..base import BaseAligner, as_matrix, l2_normalize
 from ..errors import DimensionMismatchError
-from ..registry import ComponentConfig
+from ..registry import ComponentConfig, PathField
 
 
 class ProcrustesAlignerConfig(ComponentConfig):
@@ -30,7 +30,7 @@ class ProcrustesAlignerConfig(ComponentConfig):
 
     center: bool = Field(False, description="subtract the anchors' means before fitting")
     normalize: bool = Field(True, description="L2-normalize anchors, inputs and outputs")
-    state: str | None = Field(None, description="directory written by save() holding the learned map")
+    state: str | None = PathField(None, description="directory written by save() holding the learned map")
 
 
 class ProcrustesAligner(BaseAligner):

@@ -17,7 +17,7 @@ from pydantic import Field
 from ..base import Quantizer, as_matrix, l2_normalize
 from ..errors import DimensionMismatchError
 from ..protocols import Metric
-from ..registry import ComponentConfig
+from ..registry import ComponentConfig, PathField
 from .similarity import ROW_BLOCK, pairwise_scores, prepare_queries
 
 LEVELS = 255
@@ -29,7 +29,7 @@ class Int8QuantizerConfig(ComponentConfig):
     quantile: float = Field(0.99, gt=0.0, le=1.0, description="central fraction of values the ranges cover")
     rescore: bool = Field(False, description="re-rank candidates with the float originals (the index keeps them)")
     oversampling: float = Field(2.0, ge=1.0, le=1000.0, description="candidates = oversampling * k when rescoring")
-    state: str | None = Field(None, description="directory written by save() holding the learned ranges")
+    state: str | None = PathField(None, description="directory written by save() holding the learned ranges")
 
 
 class Int8Quantizer(Quantizer):

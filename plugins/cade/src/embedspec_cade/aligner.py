@@ -18,7 +18,7 @@ import numpy as np
 from embedspec.base import BaseAligner, as_matrix, l2_normalize
 from embedspec.component import STATE_JSON
 from embedspec.errors import DimensionMismatchError
-from embedspec.registry import ComponentConfig
+from embedspec.registry import ComponentConfig, PathField
 from pydantic import Field
 
 
@@ -34,7 +34,7 @@ class CadeAlignerConfig(ComponentConfig):
           target: 21st                  # the slice they are compared with
     """
 
-    state: str | None = Field(None, description="CADE state directory (or this aligner's own saved state)")
+    state: str | None = PathField(None, description="CADE state directory (or this aligner's own saved state)")
     source: str | None = Field(None, description="slice the input vectors come from (checked against the state)")
     target: str | None = Field(None, description="slice they are compared with (checked against the state)")
     normalize: bool = Field(True, description="L2-normalize the output vectors")

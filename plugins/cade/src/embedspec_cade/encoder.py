@@ -10,7 +10,7 @@ import numpy as np
 from embedspec.base import BaseEncoder, l2_normalize
 from embedspec.errors import NotFittedError, ResourceError
 from embedspec.protocols import Role
-from embedspec.registry import ComponentConfig
+from embedspec.registry import ComponentConfig, PathField
 from pydantic import Field
 
 from .errors import UnknownWordError
@@ -29,7 +29,7 @@ class CadeEncoderConfig(ComponentConfig):
     """
 
     slice: str = Field(..., min_length=1, description="slice whose word vectors embed the inputs ('compass': the union)")
-    state: str | None = Field(None, description="directory of a trained CADE model (`embedspec cade train`)")
+    state: str | None = PathField(None, description="directory of a trained CADE model (`embedspec cade train`)")
     normalize: bool = Field(True, description="L2-normalize the output vectors")
     unknown: Literal["error", "zero"] = Field(
         "error", description="a text with no word known to the slice: raise (error) or embed as zeros (zero)"

@@ -16,7 +16,7 @@ import numpy as np
 from embedspec.base import BaseEncoder, l2_normalize
 from embedspec.config_rules import MAX_DIM
 from embedspec.protocols import Role
-from embedspec.registry import ComponentConfig
+from embedspec.registry import ComponentConfig, PathField
 from pydantic import Field
 
 from .card import CARD_FILE, MAX_LENGTH, ModelCard, ModelDirectoryError, Pooling, Precision, local_directory
@@ -34,7 +34,7 @@ PROBE_TOKENS = 1024
 class OnnxTextEncoderConfig(ComponentConfig):
     """Spec block of ``onnx-text``; unset fields come from the model's ``embedspec.json``."""
 
-    model: str = Field(description="model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
+    model: str = PathField(description="model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
     pooling: Pooling | None = None
     normalize: bool | None = None
     query_prompt: str | None = Field(None, description="text put before queries")

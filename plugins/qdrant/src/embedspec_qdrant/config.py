@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from embedspec.config_rules import MAX_DIM
-from embedspec.registry import ComponentConfig
+from embedspec.registry import ComponentConfig, PathField
 from embedspec.secrets import Secret
 from pydantic import Field, model_validator
 
@@ -47,7 +47,7 @@ class QdrantCommonConfig(ComponentConfig):
 class QdrantEdgeIndexConfig(QdrantCommonConfig):
     """``qdrant-edge``: the real Qdrant engine in-process, one shard in a local directory."""
 
-    path: str = Field(..., description="shard directory (created on first use)")
+    path: str = PathField(..., description="shard directory (created on first use)")
     optimize_after: int | None = Field(
         10_000,
         ge=0,
@@ -64,7 +64,7 @@ class QdrantIndexConfig(QdrantCommonConfig):
 
     url: str | None = Field(None, description="server or cluster URL, e.g. http://qdrant:6333")
     api_key: Secret | None = Field(None, description="API key; write ${QDRANT_API_KEY} in the spec")
-    path: str | None = Field(None, description="qdrant-client local mode, persisted in this directory")
+    path: str | None = PathField(None, description="qdrant-client local mode, persisted in this directory")
     location: str | None = Field(None, description='":memory:" for qdrant-client in-memory local mode')
     collection: str = Field("embedspec", min_length=1)
     shard_number: int | None = Field(None, gt=0, le=10_000, description="shards of the collection (cluster)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from embedspec.config_rules import MAX_DIM, MAX_SEED
-from embedspec.registry import ComponentConfig
+from embedspec.registry import ComponentConfig, PathField
 from pydantic import Field, field_validator, model_validator
 
 
@@ -44,7 +44,7 @@ class RecordEncoderConfig(ComponentConfig):
         description="features encode() reads and returns, in config order (default: all); records given "
         "to encode() then hold only these, e.g. [user_id] for user vectors of a model trained on ratings",
     )
-    state: str | None = Field(None, description="directory written by save(); loaded by build()")
+    state: str | None = PathField(None, description="directory written by save(); loaded by build()")
 
     @field_validator("features")
     @classmethod

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from embedspec.base import BaseEncoder, batched, l2_normalize
 from embedspec.protocols import Role
-from embedspec.registry import ComponentConfig
+from embedspec.registry import ComponentConfig, PathField
 from pydantic import Field
 
 from ..card import ModelDirectoryError, local_directory
@@ -47,7 +47,7 @@ TOWERS = ("text_model", "vision_model")
 class OnnxClipConfig(ComponentConfig):
     """Spec block of ``onnx-clip``; the model directory's ``embedspec.json`` gives the rest."""
 
-    model: str = Field(description="CLIP/SigLIP model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
+    model: str = PathField(description="CLIP/SigLIP model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
     normalize: bool = Field(True, description="L2-normalize vectors (cosine similarity = dot product)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
