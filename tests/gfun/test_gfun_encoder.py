@@ -130,6 +130,7 @@ def test_unseen_language_is_served_by_embeddings_with_a_warning(bilingual_data, 
 
 
 CONCEPTS = {"type": "test-concepts"}
+SMALL_GRIDS = {"C": [1.0, 100.0], "map_C": [0.1, 10.0], "meta_C": [0.01, 1.0]}  # selection, but quick
 
 
 @pytest.mark.parametrize(
@@ -145,6 +146,7 @@ def test_unseen_language_equals_a_model_of_the_embeddings_view_alone(block, bili
     """Not mean-filling: unseen-language records get the metaclassifier trained on the embeddings view only."""
     records, labels = bilingual_data["train"]
     groups = [i % 60 for i in range(len(records))]  # en and de documents i share a group, like translations
+    block = block | SMALL_GRIDS
     full = make(block).fit(records, labels, groups=groups)
     alone_block = {k: v for k, v in block.items() if k != "wce"} | {"posteriors": False}
     alone = make(alone_block).fit(records, labels, groups=groups)

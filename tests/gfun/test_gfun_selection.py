@@ -200,5 +200,23 @@ def test_groups_change_nothing_when_every_group_is_a_single_record(bilingual_dat
 def test_low_resource_language_still_selected_on_its_own_documents(concept_encoder_plugin):
     en, y_en = make_corpus("en", 90, seed=7)
     de, y_de = make_corpus("de", 6, seed=8)
-    enc = make({"embeddings": {"type": "test-concepts"}}).fit(en + de, y_en + y_de)
+    enc = make({"embeddings": {"type": "test-concepts"}, "map_C": 1.0, "meta_C": 1.0}).fit(en + de, y_en + y_de)
     assert set(enc.selected_["C"]) == {"en", "de"}  # 6 German documents: 5 folds still possible
+
+
+def test_a_refit_that_fails_midway_leaves_the_fitted_encoder_as_it_was(bilingual_data, concept_encoder_plugin):
+    block = {"embeddings": {"type": "test-concepts"}, "aggregation": "concat", "map_C": [0.1, 10.0], "meta_C": [0.01, 1.0]}
+    enc = make(block).fit(*bilingual_data["train"])
+    records = bilingual_data["test"][0]
+    before, selected = enc.predict_proba(records), enc.selected_
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("encoder backend went away")
+
+    enc._embedding_encoder.encode = broken  # the embeddings view fails during the next fit
+    en, y_en = make_corpus("en", 30, seed=21)
+    with pytest.raises(RuntimeError, match="went away"):
+        enc.fit(en, y_en)
+    del enc._embedding_encoder.encode
+    np.testing.assert_array_equal(enc.predict_proba(records), before)
+    assert enc.selected_ == selected and enc.languages_ == ["de", "en"]

@@ -169,22 +169,24 @@ class GFunEncoder(BaseEncoder):
             )
         groups_by_lang = group_by_language(records)
         texts = [r["text"] for r in records]
-        self._tfidf = {}
+        tfidf = {}
         if self.posteriors or self.wce:
-            self._tfidf = {
+            tfidf = {
                 lang: LanguageTfidf.fit([texts[i] for i in pos], analyzer=self.analyzer, min_df=self.min_df)
                 for lang, pos in groups_by_lang.items()
             }
-        docs = self._documents(records, groups_by_lang)
+        docs = self._documents(records, groups_by_lang, tfidf)
         held = None
         if held_records is not None:
-            held = (self._documents(held_records, group_by_language(held_records)), Y_val)
+            held = (self._documents(held_records, group_by_language(held_records), tfidf), Y_val)
         grids = Grids(as_grid(self.C), as_grid(self.map_C), as_grid(self.meta_C))
         record = SelectionRecord()
-        self._views = self._make_views(len(space.classes), space.multilabel)
-        self._mappings = self._make_mappings(self._views, space.multilabel)
-        first = fit_first_tier(self._views, self._mappings, docs, Y, sel, grids, record, held)
-        self._metas = fit_metaclassifiers(self._views, first, Y, sel, grids, self.aggregation, record, Y_val)
+        views = self._make_views(len(space.classes), space.multilabel)
+        mappings = self._make_mappings(views, space.multilabel)
+        first = fit_first_tier(views, mappings, docs, Y, sel, grids, record, held)
+        metas = fit_metaclassifiers(views, first, Y, sel, grids, self.aggregation, record, Y_val)
+        # nothing above touched self: a fit that fails leaves a fitted encoder as it was
+        self._tfidf, self._views, self._mappings, self._metas = tfidf, views, mappings, metas
         self.languages_ = sorted(groups_by_lang)
         self.classes_ = list(space.classes)
         self.multilabel_ = space.multilabel
@@ -214,12 +216,18 @@ class GFunEncoder(BaseEncoder):
         return held_records, space.indicator(held_labels, where="validation")
 
     # ---- inference ---------------------------------------------------------------------
-    def _documents(self, records: Sequence[Mapping[str, Any]], groups: dict[str, np.ndarray]) -> Documents:
+    def _documents(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        groups: dict[str, np.ndarray],
+        vectorizers: dict[str, LanguageTfidf] | None = None,
+    ) -> Documents:
         texts = [r["text"] for r in records]
+        vectorizers = self._tfidf if vectorizers is None else vectorizers
         tfidf = {
-            lang: self._tfidf[lang].transform([texts[i] for i in pos])
+            lang: vectorizers[lang].transform([texts[i] for i in pos])
             for lang, pos in groups.items()
-            if lang in self._tfidf
+            if lang in vectorizers
         }
         return Documents(texts, groups, tfidf)
 

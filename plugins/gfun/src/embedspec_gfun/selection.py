@@ -30,9 +30,9 @@ from .linear import LinearProbModel, fit_linear, fold_splits, row_basis
 #: sparse tf-idf, which want weak regularization (on SIB-200 the choice is 1000 or 10000), in decades.
 FIRST_TIER_GRID: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0, 10000.0)
 #: Recasting classifiers (a view -> posteriors, all languages together), half-decades.
-MAPPING_GRID: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
-#: Metaclassifiers (standardized aggregated vectors, all languages together), half-decades.
-META_GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+MAPPING_GRID: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+#: Metaclassifiers (standardized aggregated vectors, all languages together; flat near the optimum), decades.
+META_GRID: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0)
 
 
 def as_grid(value: float | Sequence[float]) -> tuple[float, ...]:
