@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from embedspec_gfun.linear import ABSENT_LOGIT, LinearProbModel, Standardizer, fit_linear, out_of_fold_proba
+from embedspec_gfun.linear import ABSENT_LOGIT, LinearProbModel, Standardizer, fit_linear, row_basis
+from embedspec_gfun.selection import Selection, select_linear
 from embedspec_gfun.tfidf import LanguageTfidf, choose_settings
 from embedspec_gfun.views import word_class_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -77,10 +78,40 @@ def test_multilabel_posteriors_are_per_class_sigmoids():
 def test_out_of_fold_posteriors_come_from_models_that_did_not_see_the_row():
     X = sp.csr_matrix(np.eye(12))  # each row has its own feature: in-sample fits memorise it
     Y = np.eye(2)[np.arange(12) % 2]
-    model, P = out_of_fold_proba(X, Y, C=100.0, folds=3, seed=0, multilabel=False)
-    in_sample = model.predict_proba(X)
+    chosen = select_linear(X, Y, Selection((100.0,), folds=3, seed=0, multilabel=False))
+    in_sample, P = chosen.model.predict_proba(X), chosen.oof
     assert in_sample[np.arange(12), np.arange(12) % 2].min() > 0.9
     np.testing.assert_allclose(P, 0.5, atol=0.05)  # held-out rows carry no signal
+
+
+def test_row_basis_spans_the_rows_of_a_wide_matrix():
+    X = sp.random(30, 500, density=0.05, random_state=0, format="csr")
+    Z, back = row_basis(X)
+    V = np.asarray((back @ X).T)  # (d, r), orthonormal columns
+    np.testing.assert_allclose(Z @ V.T, X.toarray(), atol=1e-10)
+    np.testing.assert_allclose(V.T @ V, np.eye(V.shape[1]), atol=1e-10)
+    assert row_basis(sp.csr_matrix((3, 50))) is None
+
+
+@pytest.mark.parametrize("C", [1.0, 100.0])
+def test_wide_inputs_fitted_in_the_row_space_reach_scikit_learns_optimum(C):
+    """60 documents x 600 terms: selection fits in 60 dimensions; the objective matches a tightly converged
+    scikit-learn fit on the 600 columns (to within its default tolerance, as a direct fit would)."""
+    X = sp.random(60, 600, density=0.05, random_state=1, format="csr")
+    y = np.arange(60) % 3
+    X = (X + sp.csr_matrix((np.ones(60), (np.arange(60), 10 * y)), shape=(60, 600))).tocsr()
+    model = select_linear(X, np.eye(3)[y], Selection((C,), folds=5, seed=0, multilabel=False)).model
+    ref = LogisticRegression(C=C, max_iter=10000, tol=1e-10).fit(X, y)
+
+    def objective(W, b):
+        S = X @ W.T + b
+        S = S - S.max(axis=1, keepdims=True)
+        logp = S - np.log(np.exp(S).sum(axis=1, keepdims=True))
+        return -C * logp[np.arange(60), y].sum() + 0.5 * (W**2).sum()
+
+    assert model.coef.shape == (3, 600)
+    assert objective(model.coef, model.intercept) == pytest.approx(objective(ref.coef_, ref.intercept_), rel=2e-3)
+    np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), atol=1e-3)
 
 
 def test_word_class_matrix_by_hand():

@@ -129,11 +129,44 @@ def test_unseen_language_is_served_by_embeddings_with_a_warning(bilingual_data, 
         enc.predict(bilingual_data["test"][0])
 
 
-def test_concat_unseen_language_fills_missing_views_with_training_mean(bilingual_data, concept_encoder_plugin):
+CONCEPTS = {"type": "test-concepts"}
+SMALL_GRIDS = {"C": [1.0, 100.0], "map_C": [0.1, 10.0], "meta_C": [0.01, 1.0]}  # selection, but quick
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"embeddings": CONCEPTS},
+        {"wce": True, "embeddings": CONCEPTS, "aggregation": "concat"},
+        {"embeddings": CONCEPTS, "aggregation": "concat", "probabilistic": False},
+    ],
+    ids=["average", "concat", "concat-raw-embeddings"],
+)
+def test_unseen_language_equals_a_model_of_the_embeddings_view_alone(block, bilingual_data, concept_encoder_plugin):
+    """Not mean-filling: unseen-language records get the metaclassifier trained on the embeddings view only."""
+    records, labels = bilingual_data["train"]
+    groups = [i % 60 for i in range(len(records))]  # en and de documents i share a group, like translations
+    block = block | SMALL_GRIDS
+    full = make(block).fit(records, labels, groups=groups)
+    alone_block = {k: v for k, v in block.items() if k != "wce"} | {"posteriors": False}
+    alone = make(alone_block).fit(records, labels, groups=groups)
+    french = bilingual_data["french"][0]
+    known = bilingual_data["test"][0][:10]
+    with pytest.warns(UnseenLanguageWarning, match="through the metaclassifier trained on that view alone"):
+        P = full.predict_proba(french + known)  # one batch mixing unseen and known languages
+    np.testing.assert_array_equal(P[: len(french)], alone.predict_proba(french))
+    np.testing.assert_array_equal(P[len(french) :], full.predict_proba(known))
+    assert full.selected_["meta_C"]["embeddings"] == alone.selected_["meta_C"]["embeddings"]
+    assert full.selected_["map_C"].get("embeddings") == alone.selected_["map_C"].get("embeddings")
+
+
+def test_concat_encode_of_unseen_language_fills_missing_views_with_training_mean(bilingual_data, concept_encoder_plugin):
+    """encode() keeps a fixed width (neutral slots); predictions go through the embeddings-only metaclassifier."""
     enc = make({"aggregation": "concat", "embeddings": {"type": "test-concepts"}}).fit(*bilingual_data["train"])
     with pytest.warns(UnseenLanguageWarning):
         Z = enc.encode(bilingual_data["french"][0][:2])
-    np.testing.assert_allclose(Z[:, :3], np.tile(enc._standardizer.mean[:3], (2, 1)).astype(np.float32))
+    mean = enc.metaclassifiers["posteriors+embeddings"].standardizer.mean
+    np.testing.assert_allclose(Z[:, :3], np.tile(mean[:3], (2, 1)).astype(np.float32))
 
 
 def test_non_probabilistic_average_needs_equal_dims(bilingual_data, concept_encoder_plugin):

@@ -9,6 +9,10 @@ from pydantic import Field, field_validator, model_validator
 from embedspec.config_rules import MAX_SEED
 from embedspec.registry import ComponentConfig
 
+from .selection import FIRST_TIER_GRID, MAPPING_GRID, META_GRID
+
+Grid = float | list[float]
+
 
 class GFunConfig(ComponentConfig):
     """Spec block of the ``gfun`` encoder.
@@ -22,6 +26,7 @@ class GFunConfig(ComponentConfig):
           embeddings: {type: use-multilingual}      # any encoder block (language-independent view)
           aggregation: average                      # or concat
           probabilistic: true                       # map every view to calibrated posteriors first
+          C: [1, 10, 100, 1000, 10000]              # a grid: chosen while fitting; a number: fixed
           state: ./models/gfun                      # written by save(); loaded by build()
     """
 
@@ -35,9 +40,16 @@ class GFunConfig(ComponentConfig):
     )
     aggregation: Literal["average", "concat"] = "average"
     probabilistic: bool = Field(True, description="recast non-posterior views as posteriors first")
-    C: float = Field(10.0, gt=0, le=1e12, description="inverse regularization of the first-tier classifiers")
-    meta_C: float = Field(1.0, gt=0, le=1e12, description="inverse regularization of the metaclassifier")
-    folds: int = Field(5, ge=2, le=100, description="k of the k-fold giving out-of-fold training posteriors")
+    C: Grid = Field(
+        list(FIRST_TIER_GRID),
+        description="inverse regularization of the per-language first-tier classifiers: a number, or a grid "
+        "to choose from (per language, by cross-validation or on a validation set)",
+    )
+    map_C: Grid = Field(
+        list(MAPPING_GRID), description="the same for the classifiers recasting a view as posteriors"
+    )
+    meta_C: Grid = Field(list(META_GRID), description="the same for the metaclassifiers")
+    folds: int = Field(5, ge=2, le=100, description="k of the k-fold giving out-of-fold posteriors and selecting C")
     analyzer: Literal["auto", "word", "char"] = Field(
         "auto", description="TF-IDF tokens: words, char n-grams, or auto (char for unspaced scripts)"
     )
@@ -46,6 +58,19 @@ class GFunConfig(ComponentConfig):
     seed: int = Field(0, ge=0, le=MAX_SEED)
     batch_size: int = Field(256, ge=1, le=1_000_000)
     state: str | None = None
+
+    @field_validator("C", "map_C", "meta_C")
+    @classmethod
+    def _check_grid(cls, value: Grid) -> Grid:
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ValueError("a C grid needs at least one value")
+        if len(values) > 20:
+            raise ValueError(f"a C grid of {len(values)} values is too long (at most 20: each value costs `folds` fits)")
+        bad = [v for v in values if not 0 < v <= 1e12]
+        if bad:
+            raise ValueError(f"C values must be positive and at most 1e12, got {bad}")
+        return value
 
     @field_validator("embeddings")
     @classmethod

@@ -38,6 +38,22 @@ def group_by_language(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndar
     return {lang: np.asarray(pos, dtype=np.int64) for lang, pos in groups.items()}
 
 
+def group_ids(groups: Sequence[Any] | None, n_records: int) -> np.ndarray | None:
+    """``(n,) int64`` codes of per-record group ids (str or int), or None; one id per record."""
+    if groups is None:
+        return None
+    if isinstance(groups, (str, bytes)) or len(groups) != n_records:
+        got = "a string" if isinstance(groups, (str, bytes)) else f"{len(groups)} groups"
+        raise ValueError(f"gfun.fit: got {got} for {n_records} records; give one group id per record")
+    codes: dict[Any, int] = {}
+    out = np.empty(n_records, dtype=np.int64)
+    for i, g in enumerate(groups):
+        if isinstance(g, bool) or not isinstance(g, (str, int, np.integer)):
+            raise TypeError(f"gfun.fit: group at position {i} is {g!r}; group ids are str or int")
+        out[i] = codes.setdefault(int(g) if isinstance(g, np.integer) else g, len(codes))
+    return out
+
+
 @dataclass(frozen=True)
 class LabelSpace:
     """The classes seen in training and whether documents carry several labels."""
@@ -70,13 +86,23 @@ class LabelSpace:
             raise ValueError(f"gfun.fit: need at least 2 classes, got {list(classes)}")
         return cls(classes, multilabel)
 
-    def indicator(self, labels: Sequence[Any]) -> np.ndarray:
-        """``(n, c) float64`` 0/1 matrix (one 1 per row when multi-class)."""
+    def indicator(self, labels: Sequence[Any], *, where: str = "") -> np.ndarray:
+        """``(n, c) float64`` 0/1 matrix (one 1 per row when multi-class). ``where`` (e.g. "validation")
+        checks each label against the training classes and names that set in the error."""
         index = {c: j for j, c in enumerate(self.classes)}
         Y = np.zeros((len(labels), len(self.classes)), dtype=np.float64)
         for i, lab in enumerate(labels):
+            if where and isinstance(lab, (list, tuple, set, frozenset)) != self.multilabel:
+                kind = "a list of labels" if self.multilabel else "a single label"
+                raise ValueError(f"gfun.fit: {where} label at position {i} is not {kind} like the training labels")
             for item in lab if self.multilabel else [lab]:
-                Y[i, index[int(item) if isinstance(item, np.integer) else item]] = 1.0
+                key = int(item) if isinstance(item, np.integer) else item
+                if key not in index:
+                    raise ValueError(
+                        f"gfun.fit: {where or 'training'} label at position {i}, {item!r}, is not among the "
+                        f"training classes {list(self.classes)}"
+                    )
+                Y[i, index[key]] = 1.0
         return Y
 
     def decode(self, P: np.ndarray, threshold: float) -> list[Any]:

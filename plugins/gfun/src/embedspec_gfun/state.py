@@ -8,13 +8,20 @@ import numpy as np
 
 from embedspec.errors import EmbedspecError
 
-from .linear import LinearProbModel, Standardizer
+from .linear import LinearProbModel
+from .meta import MetaClassifier, view_key
 from .tfidf import LanguageTfidf
 
 if TYPE_CHECKING:
     from .encoder import GFunEncoder
 
-FORMAT = 1
+#: 2: one metaclassifier per set of views, chosen C values (``selected_``); format 1 predates selection.
+FORMAT = 2
+
+
+def meta_prefix(views: list[str] | tuple[str, ...], all_views: list[str]) -> str:
+    """npz prefix of a metaclassifier: ``meta`` for all views, ``meta.<views>`` for a subset."""
+    return "meta" if list(views) == list(all_views) else f"meta.{view_key(views)}"
 
 
 def snapshot_state(enc: GFunEncoder) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -33,9 +40,8 @@ def snapshot_state(enc: GFunEncoder) -> tuple[dict[str, np.ndarray], dict[str, A
         if mapping.model is None:
             raise EmbedspecError(f"gfun: the posterior mapping of view {name!r} is not fitted")
         arrays.update(mapping.model.arrays(f"map.{name}"))
-    arrays.update(enc._meta.arrays("meta"))
-    arrays["meta.mean"] = enc._standardizer.mean
-    arrays["meta.scale"] = enc._standardizer.scale
+    for meta in enc._metas.values():
+        arrays.update(meta.arrays(meta_prefix(meta.views, enc.view_names)))
     values = {
         "format": FORMAT,
         "languages_": langs,
@@ -46,6 +52,9 @@ def snapshot_state(enc: GFunEncoder) -> tuple[dict[str, np.ndarray], dict[str, A
         "probabilistic": enc.probabilistic,
         "aggregation": enc.aggregation,
         "tfidf": tfidf_values,
+        "metaclassifiers": [list(meta.views) for meta in enc._metas.values()],
+        "selected_": enc.selected_,
+        "selection_scores_": enc.selection_scores_,
     }
     return arrays, values
 
@@ -53,7 +62,10 @@ def snapshot_state(enc: GFunEncoder) -> tuple[dict[str, np.ndarray], dict[str, A
 def restore_state(enc: GFunEncoder, arrays: dict[str, np.ndarray], values: dict[str, Any]) -> None:
     """Rebuild ``enc`` from :func:`snapshot_state`'s output; refuse state saved with other views."""
     if values.get("format") != FORMAT:
-        raise EmbedspecError(f"gfun state format {values.get('format')!r} is not supported (expected {FORMAT})")
+        raise EmbedspecError(
+            f"gfun state format {values.get('format')!r} is not supported (expected {FORMAT}); "
+            "retrain and save it again with this version"
+        )
     settings = {"views": enc.view_names, "probabilistic": enc.probabilistic, "aggregation": enc.aggregation}
     for key, mine in settings.items():
         if values[key] != mine:
@@ -75,9 +87,13 @@ def restore_state(enc: GFunEncoder, arrays: dict[str, np.ndarray], values: dict[
     enc._mappings = enc._make_mappings(enc._views, multilabel)
     for name, mapping in enc._mappings.items():
         mapping.model = LinearProbModel.from_arrays(arrays, f"map.{name}", multilabel)
-    enc._meta = LinearProbModel.from_arrays(arrays, "meta", multilabel)
-    enc._standardizer = Standardizer(arrays["meta.mean"], arrays["meta.scale"])
+    enc._metas = {}
+    for views in values["metaclassifiers"]:
+        prefix = meta_prefix(views, enc.view_names)
+        enc._metas[view_key(views)] = MetaClassifier.from_arrays(arrays, prefix, tuple(views), multilabel)
     enc.languages_ = langs
     enc.classes_ = list(values["classes_"])
     enc.multilabel_ = multilabel
     enc.view_dims_ = [int(d) for d in values["view_dims_"]]
+    enc.selected_ = {field: {k: float(c) for k, c in chosen.items()} for field, chosen in values["selected_"].items()}
+    enc.selection_scores_ = dict(values["selection_scores_"])

@@ -21,7 +21,8 @@ import numpy as np
 
 from embedspec.base import l2_normalize
 
-from .linear import LinearProbModel, fold_splits, out_of_fold_proba
+from .linear import LinearProbModel
+from .selection import Selection, select_linear
 
 
 @dataclass
@@ -49,9 +50,15 @@ class View:
     language_independent: ClassVar[bool] = False
     #: Whether the output already is a vector of calibrated posteriors.
     probabilistic: ClassVar[bool] = False
+    #: ``{language: chosen C}`` and ``{language: {C: score}}`` of the classifiers this view selected.
+    selected: dict[str, float]
+    scores: dict[str, dict[float, float]]
 
-    def fit(self, docs: Documents, Y: np.ndarray) -> np.ndarray:
-        """Learn from labelled documents; return their ``(n, d)`` out-of-fold representation."""
+    def fit(
+        self, docs: Documents, Y: np.ndarray, sel: Selection, validation: tuple[Documents, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Learn from labelled documents (``C`` chosen by ``sel``, on ``validation`` when given); return
+        the training documents' ``(n, d)`` out-of-fold representation."""
         raise NotImplementedError
 
     def transform(self, docs: Documents) -> tuple[np.ndarray, np.ndarray]:
@@ -69,18 +76,24 @@ class PosteriorView(View):
     name = "posteriors"
     probabilistic = True
 
-    def __init__(self, n_classes: int, *, multilabel: bool, C: float, folds: int, seed: int) -> None:
-        self.n_classes, self.multilabel, self.C, self.folds, self.seed = n_classes, multilabel, C, folds, seed
+    def __init__(self, n_classes: int, *, multilabel: bool) -> None:
+        self.n_classes, self.multilabel = n_classes, multilabel
         self.models: dict[str, LinearProbModel] = {}
+        self.selected, self.scores = {}, {}
 
-    def fit(self, docs: Documents, Y: np.ndarray) -> np.ndarray:
+    def fit(
+        self, docs: Documents, Y: np.ndarray, sel: Selection, validation: tuple[Documents, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """One classifier per language, its ``C`` chosen on that language's documents alone."""
         Z = np.zeros((docs.n, self.n_classes))
         for lang, pos in docs.groups.items():
-            model, P = out_of_fold_proba(
-                docs.tfidf[lang], Y[pos], C=self.C, folds=self.folds, seed=self.seed, multilabel=self.multilabel
-            )
-            self.models[lang] = model
-            Z[pos] = P
+            held = None
+            if validation is not None and lang in validation[0].groups:
+                vdocs, Y_val = validation
+                held = (vdocs.tfidf[lang], Y_val[vdocs.groups[lang]])
+            chosen = select_linear(docs.tfidf[lang], Y[pos], sel.rows(pos), validation=held)
+            self.models[lang], self.selected[lang], self.scores[lang] = chosen.model, chosen.C, chosen.scores
+            Z[pos] = chosen.oof
         return _normalized(Z)
 
     def transform(self, docs: Documents) -> tuple[np.ndarray, np.ndarray]:
@@ -132,13 +145,16 @@ def _sif(E: np.ndarray, pc: np.ndarray) -> np.ndarray:
 class WordClassView(View):
     name = "wce"
 
-    def __init__(self, n_classes: int, *, multilabel: bool, folds: int, seed: int, sif: bool) -> None:
-        self.n_classes, self.multilabel, self.folds, self.seed = n_classes, multilabel, folds, seed
-        self.sif = sif
+    def __init__(self, n_classes: int, *, multilabel: bool, sif: bool) -> None:
+        self.n_classes, self.multilabel, self.sif = n_classes, multilabel, sif
         self.matrices: dict[str, np.ndarray] = {}
         self.components: dict[str, np.ndarray] = {}
+        self.selected, self.scores = {}, {}  # nothing to select: no classifier
 
-    def fit(self, docs: Documents, Y: np.ndarray) -> np.ndarray:
+    def fit(
+        self, docs: Documents, Y: np.ndarray, sel: Selection, validation: tuple[Documents, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Per-language word-class matrices; training documents embedded out-of-fold (``sel``'s folds)."""
         Z = np.zeros((docs.n, self.n_classes))
         for lang, pos in docs.groups.items():
             X, Yl = docs.tfidf[lang], Y[pos]
@@ -146,7 +162,7 @@ class WordClassView(View):
             E = np.asarray(X @ W)
             self.matrices[lang], self.components[lang] = W, self._component(E)
             out = _sif(E, self.components[lang])
-            for train, held in fold_splits(Yl, self.folds, self.seed, self.multilabel):
+            for train, held in sel.rows(pos).splits(Yl):
                 Wf = word_class_matrix(X[train], Yl[train])
                 pc = self._component(np.asarray(X[train] @ Wf))
                 out[held] = _sif(np.asarray(X[held] @ Wf), pc)
@@ -186,8 +202,11 @@ class EmbeddingView(View):
 
     def __init__(self, encoder: Any) -> None:
         self.encoder = encoder
+        self.selected, self.scores = {}, {}
 
-    def fit(self, docs: Documents, Y: np.ndarray) -> np.ndarray:
+    def fit(
+        self, docs: Documents, Y: np.ndarray, sel: Selection, validation: tuple[Documents, np.ndarray] | None = None
+    ) -> np.ndarray:
         return self.transform(docs)[0]
 
     def transform(self, docs: Documents) -> tuple[np.ndarray, np.ndarray]:
@@ -198,16 +217,20 @@ class EmbeddingView(View):
 class PosteriorMapping:
     """Probabilistic gFun: a calibrated classifier (all languages together) recasting a view as posteriors."""
 
-    def __init__(self, view: View, *, multilabel: bool, C: float, folds: int, seed: int) -> None:
-        self.view, self.multilabel, self.C, self.folds, self.seed = view, multilabel, C, folds, seed
+    def __init__(self, view: View, *, multilabel: bool) -> None:
+        self.view, self.multilabel = view, multilabel
         self.model: LinearProbModel | None = None
+        self.C: float | None = None
+        self.scores: dict[float, float] = {}
 
-    def fit(self, Z_view: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """Fit on the view's out-of-fold vectors; return out-of-fold posteriors, L2-normalized."""
-        self.model, P = out_of_fold_proba(
-            Z_view, Y, C=self.C, folds=self.folds, seed=self.seed, multilabel=self.multilabel
-        )
-        return _normalized(P)
+    def fit(
+        self, Z_view: np.ndarray, Y: np.ndarray, sel: Selection, validation: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Fit on the view's out-of-fold vectors (``C`` chosen by ``sel``, on the view's vectors of the
+        ``validation`` documents when given); return out-of-fold posteriors, L2-normalized."""
+        chosen = select_linear(Z_view, Y, sel, validation=validation)
+        self.model, self.C, self.scores = chosen.model, chosen.C, chosen.scores
+        return _normalized(chosen.oof)
 
     def transform(self, Z_view: np.ndarray) -> np.ndarray:
         if self.model is None:
