@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from embedspec.beir import load_beir
 from embedspec.builtin.exact import ExactIndex
 from embedspec.builtin.hashing import HashingEncoder
-from embedspec.metrics import ndcg_at_k, recall_at_k
+from embedspec.eval.beir import load_beir
+from embedspec.eval.metrics import ndcg_at_k, recall_at_k
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -114,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, args.blas_threads)
 
-    from embedspec.beir import load_beir
-    from embedspec.compare import compare_specs, markdown_table, write_comparison
-    from embedspec.evaluation import EmbeddingCache
+    from embedspec.eval.beir import load_beir
+    from embedspec.eval.compare import compare_specs, markdown_table, write_comparison
+    from embedspec.eval.encoding import EmbeddingCache
     from embedspec.pipeline import build
     from embedspec.plugins import get_registry
 

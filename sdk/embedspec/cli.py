@@ -326,7 +326,7 @@ def get_cli() -> click.Group:
 
 def _attach_commands() -> None:
     try:
-        from .cli_eval import compare_command, eval_command
+        from .eval.cli import compare_command, eval_command
     except ImportError:  # pragma: no cover - evaluation module missing
         pass
     else:

@@ -7,6 +7,7 @@ Writing streams through ``ingestion.Ingestion``.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,6 +54,14 @@ class Pipeline:
         self.dim: int = check.dim  # type: ignore[assignment]
         self.quantizer: Quantizer | None = check.quantizer
         self.native_quantization = check.native_quantization
+
+    def with_encoder(self, encoder: Any) -> Pipeline:
+        """A view of this pipeline encoding with ``encoder`` (e.g. a caching or timing wrapper of the
+        same model) and sharing every other part: its writes go to this pipeline's index, which stays
+        this pipeline's to close. This pipeline itself is not changed."""
+        view = copy.copy(self)
+        view.encoder = encoder
+        return view
 
     # ---- encoding -------------------------------------------------------------------------------
     def encode(self, items: Sequence[Any], role: Role = "document", batch_size: int | None = None) -> np.ndarray:

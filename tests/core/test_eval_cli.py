@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from embedspec.base import l2_normalize
-from embedspec.beir import load_beir
 from embedspec.cli import get_cli
-from embedspec.compare import compare_specs, pareto_front
-from embedspec.evaluation import EmbeddingCache
-from embedspec.linear_probe import SoftmaxRegression
-from embedspec.metrics import evaluate_run, f1_scores, pearson, spearman
+from embedspec.eval.beir import load_beir
+from embedspec.eval.classification import LinearProbe
+from embedspec.eval.compare import compare_specs, pareto_front
+from embedspec.eval.encoding import EmbeddingCache
+from embedspec.eval.metrics import evaluate_run, f1_scores, pearson, spearman
 from embedspec.pipeline import build
 
 TOPICS = ["cats purr and sleep", "dogs bark loudly", "fish swim in water", "birds fly south",
@@ -167,11 +167,11 @@ def test_eval_classification_sib200_layout(workdir):
     res = run("eval", workdir / "spec.yaml", "--classification", folder, "--json", workdir / "cls.json")
     assert res.exit_code == 0, res.output
     got = json.loads((workdir / "cls.json").read_text())
-    from embedspec.eval_datasets import load_classification
+    from embedspec.eval.datasets import load_classification
 
     train, test = load_classification(folder)
     enc = build(SPEC).encoder
-    probe = SoftmaxRegression().fit(enc.encode(train.texts), train.labels)
+    probe = LinearProbe().fit(enc.encode(train.texts), train.labels)
     expected = f1_scores(test.labels, probe.predict(enc.encode(test.texts)))
     assert got["macro_f1"] == pytest.approx(expected["macro_f1"])
     assert got["micro_f1"] == pytest.approx(expected["micro_f1"])
@@ -186,9 +186,9 @@ def test_linear_probe_matches_scikit_learn():
     centers = rng.normal(size=(4, 20))
     y = rng.integers(0, 4, 300)
     X = centers[y] + rng.normal(scale=2.0, size=(300, 20))
-    ours = SoftmaxRegression(C=0.5).fit(X, y.tolist())
+    ours = LinearProbe(C=0.5).fit(X, y.tolist())
     ref = sklearn.LogisticRegression(C=0.5, max_iter=5000, tol=1e-10).fit(StandardScaler().fit_transform(X), y)
-    np.testing.assert_allclose(ours.coef_, ref.coef_.T, atol=1e-4)
+    np.testing.assert_allclose(ours.model_.coef_, ref.coef_, atol=1e-4)
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(StandardScaler().fit_transform(X)), atol=1e-4)
 
 

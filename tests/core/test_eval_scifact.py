@@ -20,15 +20,16 @@ def minilm(request) -> Path:
 @pytest.mark.data
 def test_scifact_minilm_reproduces_published_ndcg(shared_data, minilm):
     import embedspec
-    from embedspec.beir import load_beir
-    from embedspec.evaluation import evaluate_retrieval
+    from embedspec.eval.beir import load_beir
+    from embedspec.eval.retrieval import evaluate_retrieval
 
     data = load_beir(shared_data / "scifact")
     results = {}
     for precision in ("fp32", "int8"):
-        pipe = embedspec.build({"version": 1, "index": {"type": "exact"},
-                                "encoder": {"type": "onnx-text", "model": str(minilm), "precision": precision}})
-        results[precision] = evaluate_retrieval(pipe, data, progress=False).metrics
+        spec = {"version": 1, "index": {"type": "exact"},
+                "encoder": {"type": "onnx-text", "model": str(minilm), "precision": precision}}
+        with embedspec.build(spec) as pipe:
+            results[precision] = evaluate_retrieval(pipe, data, progress=False).metrics
     # published (MTEB) and measured with sentence-transformers: nDCG@10 0.6451, recall@100 0.9250
     assert results["fp32"]["ndcg@10"] == pytest.approx(0.6451, abs=0.002)
     assert results["fp32"]["recall@100"] == pytest.approx(0.9250, abs=0.005)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from embedspec.eval.metrics import average_ranks
 
 
 def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
@@ -13,11 +14,7 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         raise ValueError("roc_auc needs both positive and negative targets")
-    order = np.argsort(s, kind="mergesort")
-    sorted_s = s[order]
-    ranks = np.empty(len(s))
-    starts = np.concatenate([[0], np.flatnonzero(sorted_s[1:] != sorted_s[:-1]) + 1, [len(s)]])
-    ranks[order] = np.repeat((starts[:-1] + starts[1:] + 1) / 2.0, np.diff(starts))  # 1-based, ties averaged
+    ranks = average_ranks(s)  # 1-based, ties averaged
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

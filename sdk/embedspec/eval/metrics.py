@@ -1,4 +1,4 @@
-"""Evaluation metrics, implemented once: ranking (nDCG, recall, precision, MRR), correlation, F1.
+"""Evaluation metrics, implemented once: ranking (nDCG, recall, precision, MRR), correlation, tied ranks, F1.
 
 Ranking metrics follow trec_eval as wrapped by ``pytrec_eval`` and used by BEIR and MTEB:
 
@@ -139,12 +139,10 @@ def average_ranks(x: Any) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64).ravel()
     order = np.argsort(a, kind="mergesort")
     sorted_a = a[order]
-    # boundaries of runs of equal values
-    starts = np.flatnonzero(np.r_[True, sorted_a[1:] != sorted_a[:-1]])
+    starts = np.flatnonzero(np.r_[True, sorted_a[1:] != sorted_a[:-1]])  # runs of equal values
     ends = np.r_[starts[1:], a.size]
     ranks = np.empty(a.size, dtype=np.float64)
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + e + 1) / 2.0  # mean of ranks s+1 .. e
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)  # mean of ranks start+1 .. end
     return ranks
 
 

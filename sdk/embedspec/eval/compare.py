@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import EmbedspecError, SpecError
+from ..storage import atomic_write_bytes, write_json
 from .beir import BeirDataset
-from .errors import EmbedspecError, SpecError
-from .evaluation import EmbeddingCache, RetrievalResult, evaluate_retrieval, timed_encoder
-from .storage import atomic_write_bytes, write_json
+from .encoding import CachingEncoder, EmbeddingCache
+from .retrieval import RetrievalResult, evaluate_retrieval
 
 
 def compare_specs(
@@ -28,15 +29,17 @@ def compare_specs(
     """Evaluate each ``(label, spec)``; every spec is built (validated) before anything is encoded.
 
     The corpus and the queries are encoded first, once per distinct encoder block (``cache``), so
-    every row's speed columns measure its compressors and index, not the encoder.
+    every row's speed columns measure its compressors and index, not the encoder. Each pipeline is
+    built here and closed here, right after its evaluation.
     """
-    from .pipeline import build
+    from ..pipeline import build
 
     cache = cache if cache is not None else EmbeddingCache()
     labels = [label for label, _ in specs]
     if len(set(labels)) != len(labels):
         raise EmbedspecError(f"compare needs distinct labels, got {labels}")
     pipelines = []
+    closed = 0
     results: list[RetrievalResult] = []
     try:
         for label, spec in specs:
@@ -49,17 +52,21 @@ def compare_specs(
         doc_texts = dataset.documents()[1]
         query_texts = list(dataset.queries.values())
         for pipe in pipelines:  # encode once per encoder block, so that every row measures the same thing
-            with timed_encoder(pipe, cache):
-                pipe.encoder.encode(doc_texts, role="document")
-                pipe.encoder.encode(query_texts, role="query")
+            encoder = CachingEncoder(pipe.encoder, cache)
+            encoder.encode(doc_texts, role="document")
+            encoder.encode(query_texts, role="query")
         for (label, _), pipe in zip(specs, pipelines):
-            result = evaluate_retrieval(pipe, dataset, label=label, cache=cache, **kwargs)  # closes pipe
+            try:
+                result = evaluate_retrieval(pipe, dataset, label=label, cache=cache, **kwargs)
+            finally:
+                closed += 1
+                pipe.close()  # frees its memory and its index lock before the next row
             results.append(result)
             if on_result is not None:
                 on_result(result)
         return results
     finally:
-        for pipe in pipelines[len(results):]:  # those not evaluated (evaluate_retrieval closes its own)
+        for pipe in pipelines[closed:]:  # those not evaluated
             pipe.close()
 
 

@@ -1,4 +1,4 @@
-"""``embedspec eval`` and ``embedspec compare`` (attached to the ``embedspec`` group by ``cli.py``)."""
+"""``embedspec eval`` and ``embedspec compare`` (attached to the ``embedspec`` group by ``embedspec.cli``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import EmbedspecError
+from ..errors import EmbedspecError
 
 T = TypeVar("T")
 
@@ -121,19 +121,26 @@ def eval_command(spec: str, beir_dir: str | None, pairs_file: str | None, cls_di
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --beir DIR, --pairs FILE, --classification DIR"
                                + (f" (got {', '.join(chosen)})" if chosen else ""))
-    from .evaluation import EmbeddingCache, evaluate_classification, evaluate_pairs, evaluate_retrieval
-    from .pipeline import build
+    from ..pipeline import build
+    from .classification import evaluate_classification
+    from .encoding import EmbeddingCache
+    from .retrieval import evaluate_retrieval
+    from .similarity import evaluate_pairs
 
     command = _command_line()
     if beir_dir:
         metrics = _metrics(metric_names)
         dataset = _run(lambda: _load_beir(beir_dir, split, limit_queries))
         click.echo(dataset.summary(), err=True)
-        pipe = _run(lambda: build(spec))
         cache = _run(lambda: EmbeddingCache.load(cache_dir)) if cache_dir else None
-        result = _run(lambda: evaluate_retrieval(pipe, dataset, metrics=metrics, label=Path(spec).stem, cache=cache,
-                                                 batch_size=batch_size, ignore_identical_ids=not keep_identical_ids,
-                                                 progress=False if no_progress else None))
+        pipe = _run(lambda: build(spec))
+        try:
+            result = _run(lambda: evaluate_retrieval(pipe, dataset, metrics=metrics, label=Path(spec).stem,
+                                                     cache=cache, batch_size=batch_size,
+                                                     ignore_identical_ids=not keep_identical_ids,
+                                                     progress=False if no_progress else None))
+        finally:
+            pipe.close()  # the command built it: the command closes it
         if cache is not None:
             cache.save(cache_dir)
         for name, value in result.metrics.items():
@@ -147,13 +154,17 @@ def eval_command(spec: str, beir_dir: str | None, pairs_file: str | None, cls_di
         report = _retrieval_report(result, command)
     else:
         pipe = _run(lambda: build(spec))
+        try:
+            if pairs_file:
+                payload = _run(lambda: evaluate_pairs(pipe, pairs_file, batch_size=batch_size))
+            else:
+                payload = _run(lambda: evaluate_classification(pipe, cls_dir, batch_size=batch_size))
+        finally:
+            pipe.close()
         if pairs_file:
-            payload = _run(lambda: evaluate_pairs(pipe, pairs_file, batch_size=batch_size))
             click.echo(f"spearman      {payload['spearman']:.4f}\npearson       {payload['pearson']:.4f}")
         else:
-            payload = _run(lambda: evaluate_classification(pipe, cls_dir, batch_size=batch_size))
             click.echo(f"macro_f1      {payload['macro_f1']:.4f}\nmicro_f1      {payload['micro_f1']:.4f}")
-        pipe.close()
         report = _generic_report(payload, command)
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +194,7 @@ def compare_command(specs: tuple[str, ...], beir_dir: str, split: str, metric: s
                     out_dir: str, cache_dir: str | None, no_plot: bool) -> None:
     """Evaluate several SPECs on one BEIR split; pipelines sharing an encoder encode once."""
     from .compare import compare_specs, write_comparison
-    from .evaluation import EmbeddingCache
+    from .encoding import EmbeddingCache
     from .metrics import DEFAULT_RETRIEVAL_METRICS
 
     metrics = list(dict.fromkeys([*_metrics(metric), *DEFAULT_RETRIEVAL_METRICS]))

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from embedspec.beir import BeirWarning, load_beir
 from embedspec.errors import EmbedspecError
-from embedspec.eval_datasets import load_classification, load_pairs
+from embedspec.eval.beir import BeirWarning, load_beir
+from embedspec.eval.datasets import load_classification, load_pairs
 
 
 def write_beir(root: Path, corpus=None, queries=None, qrels=None, split: str = "test") -> Path:

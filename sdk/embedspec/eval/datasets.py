@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError
+from ..errors import DatasetError
 
 TEXT_COLUMNS = ("text", "sentence")
 LABEL_COLUMNS = ("label", "category")

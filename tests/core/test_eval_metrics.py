@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from embedspec.metrics import (
+from embedspec.eval.metrics import (
     average_ranks,
     dcg,
     evaluate_run,
