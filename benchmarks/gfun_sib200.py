@@ -43,10 +43,9 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
-
 from embedspec.base import BaseEncoder, l2_normalize  # noqa: E402
 from embedspec.hookspecs import hookimpl  # noqa: E402
-from embedspec.plugins import get_registry, register_plugin  # noqa: E402
+from embedspec.plugins import build_component, get_registry, register_plugin  # noqa: E402
 from embedspec.registry import ComponentConfig  # noqa: E402
 from embedspec.storage import read_npz, write_npz  # noqa: E402
 
@@ -407,7 +406,7 @@ def run_baseline(name: str, train: Corpus, test: Corpus, seed: int, memo: Select
 
 
 def run_gfun(block: dict[str, Any], train: Corpus, test: Corpus, seed: int) -> tuple[list[str], dict[str, Any]]:
-    enc = get_registry().get("encoder", "gfun").create({**block, "seed": seed})
+    enc = build_component("encoder", {"type": "gfun", **block, "seed": seed}, require_state=False)
     enc.fit(train.records(), train.labels, groups=train.groups)
     return enc.predict(test.records()), enc.selected_
 

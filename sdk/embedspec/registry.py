@@ -32,6 +32,23 @@ def PathField(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802 - reads l
     return Field(default, json_schema_extra=PATH_FORMAT, **kwargs)
 
 
+def ComponentSlot(kind: str, default: Any = None, **kwargs: Any) -> Any:  # noqa: N802
+    """A config field holding a nested component block (``{type: ..., ...}``) of ``kind``: the spec
+    validates it like any block (with its lines), ``Registry.build`` builds it first and passes the
+    built component as the parameter, ``Registry.describe`` writes it back as its block."""
+    return Field(default, json_schema_extra={"component": kind}, **kwargs)
+
+
+def component_slots(model: type[BaseModel]) -> dict[str, str]:
+    """{field: kind} of the fields of ``model`` declared with ``ComponentSlot``."""
+    out = {}
+    for name, f in model.model_fields.items():
+        extra = f.json_schema_extra
+        if isinstance(extra, dict) and isinstance(extra.get("component"), str):
+            out[name] = extra["component"]
+    return out
+
+
 def path_fields(model: type[BaseModel]) -> list[str]:
     """Names of the fields of ``model`` declared with ``PathField``."""
     return [n for n, f in model.model_fields.items() if f.json_schema_extra == PATH_FORMAT]
@@ -214,8 +231,19 @@ class Registry:
         """
         if isinstance(block, Mapping):
             reg, config = self.validate(kind, block)
+            children: Mapping[str, Any] = {}
         else:
             reg, config = block.registration, block.config
+            children = getattr(block, "children", {}) or {}
+        parts = {}
+        for field, slot_kind in component_slots(reg.config_model).items():  # nested blocks first
+            value = getattr(config, field)
+            if field in children:
+                parts[field] = self.build(slot_kind, children[field], deep_check=deep_check)
+            elif isinstance(value, Mapping):
+                parts[field] = self.build(slot_kind, value, deep_check=deep_check)
+        if parts:
+            config = config.model_copy(update=parts)
         component = reg.create(config)
         if read_only:
             component.read_only = True
@@ -230,9 +258,14 @@ class Registry:
         return component
 
     def describe(self, component: Any) -> dict[str, Any]:
-        """The spec block (``type`` + non-default fields) that rebuilds ``component``."""
+        """The spec block (``type`` + non-default fields) that rebuilds ``component``; nested components
+        (``ComponentSlot`` fields) are written back as their own blocks."""
         reg = self.registration_of(component)
         values = {field: getattr(component, field) for field in reg.config_model.model_fields if hasattr(component, field)}
+        for field in component_slots(reg.config_model):
+            value = values.get(field)
+            if value is not None and not isinstance(value, Mapping):
+                values[field] = self.describe(value)
         config = reg.config_model.model_validate(values)
         return {"type": reg.name, **config.model_dump(mode="json", exclude_defaults=True)}
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import SpecError, UnknownComponentError
 from .plugins import load_plugins
 from .protocols import COMPONENT_KINDS
-from .registry import Registration, path_fields
+from .registry import Registration, component_slots, path_fields
 from .secrets import ENV_REFERENCES, Secret
 from .spec_source import MAX_DEPTH, Positions, SpecIssue, decode_spec, parse_yaml, read_spec_file, spec_error
 
@@ -52,6 +52,8 @@ class BlockSpec:
     positions: Positions = field(default_factory=dict)
     #: path fields resolved against the spec file's folder: field -> the value as written
     resolved: dict[str, str] = field(default_factory=dict)
+    #: nested component blocks (``ComponentSlot`` fields), validated like any block
+    children: dict[str, BlockSpec] = field(default_factory=dict)
 
     @property
     def type(self) -> str:
@@ -259,8 +261,17 @@ def _validate_block(
         return None
     literal = {k for k, v in fields_raw.items() if not env_references(v)}  # ${VAR} values are used as given
     config, resolved = resolve_paths(config, base, literal)
+    children: dict[str, BlockSpec] = {}
+    for name, slot_kind in component_slots(reg.config_model).items():  # nested blocks: validated here too
+        value = fields_raw.get(name)
+        if value is None:
+            continue
+        child = _validate_block(value, f"{path}.{name}", slot_kind, pos, issues, base)
+        if child is None:
+            return None
+        children[name] = child
     return BlockSpec(kind=kind, path=path, registration=reg, config=config, raw=raw, positions=dict(pos),
-                     resolved=resolved)
+                     resolved=resolved, children=children)
 
 
 def resolve_paths(config: BaseModel, base: Path | None, only: set[str] | None = None

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from embedspec_gfun.linear import ABSENT_LOGIT, LinearProbModel, Standardizer, fit_linear, row_basis
+from embedspec.learning import Standardizer
+from embedspec_gfun.linear import ABSENT_LOGIT, LinearProbModel, fit_linear, row_basis
 from embedspec_gfun.selection import Selection, select_linear
 from embedspec_gfun.tfidf import LanguageTfidf, choose_settings
 from embedspec_gfun.views import word_class_matrix
@@ -47,8 +48,8 @@ def test_multiclass_posteriors_equal_scikit_learn():
     y = rng.integers(0, 3, 60)
     Y = np.eye(3)[y]
     model = fit_linear(X, Y, C=2.0, multilabel=False)
-    ref = LogisticRegression(C=2.0, max_iter=2000, random_state=0).fit(X, y)
-    np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), rtol=1e-10)
+    ref = LogisticRegression(C=2.0, max_iter=10000, tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(X), ref.predict_proba(X), atol=1e-5)  # both converged (core: tol 1e-6)
 
 
 def test_binary_and_absent_classes_keep_full_width():
@@ -56,9 +57,9 @@ def test_binary_and_absent_classes_keep_full_width():
     X = rng.standard_normal((40, 4))
     y = np.where(X[:, 0] > 0, 3, 1)  # only classes 1 and 3 of 4 present
     model = fit_linear(X, np.eye(4)[y], C=1.0, multilabel=False)
-    ref = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(X, y)
+    ref = LogisticRegression(C=1.0, max_iter=10000, tol=1e-10).fit(X, y)
     P = model.predict_proba(X)
-    np.testing.assert_allclose(P[:, [1, 3]], ref.predict_proba(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(P[:, [1, 3]], ref.predict_proba(X), atol=1e-5)
     assert P[:, [0, 2]].max() < 1e-12
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
     assert model.intercept[0] == ABSENT_LOGIT
@@ -70,8 +71,8 @@ def test_multilabel_posteriors_are_per_class_sigmoids():
     Y = np.stack([X[:, 0] > 0, X[:, 1] > 0, np.zeros(50, bool)], axis=1).astype(float)
     model = fit_linear(X, Y, C=1.0, multilabel=True)
     for j in range(2):
-        ref = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(X, Y[:, j])
-        np.testing.assert_allclose(model.predict_proba(X)[:, j], ref.predict_proba(X)[:, 1], rtol=1e-9)
+        ref = LogisticRegression(C=1.0, max_iter=10000, tol=1e-10).fit(X, Y[:, j])
+        np.testing.assert_allclose(model.predict_proba(X)[:, j], ref.predict_proba(X)[:, 1], atol=1e-5)
     np.testing.assert_allclose(model.predict_proba(X)[:, 2], 0.5 / 51)  # smoothed prior of a never-seen label
 
 

@@ -6,9 +6,9 @@ import warnings
 
 import numpy as np
 import pytest
-from embedspec.errors import EmbedspecError, NotFittedError
-from embedspec.plugins import get_registry
-from embedspec.plugins import describe
+from embedspec.errors import EmbedspecError, NotFittedError, SpecError, UnknownComponentError
+from embedspec.plugins import build_component, describe, get_registry
+from embedspec.spec import load_spec
 from embedspec.testing import check_encoder
 from embedspec_gfun.encoder import GFunEncoder, UnknownLanguageError, UnseenLanguageWarning
 from gfun_synthetic import TOPICS, make_corpus
@@ -19,7 +19,7 @@ def accuracy(pred, gold) -> float:
 
 
 def make(block: dict) -> GFunEncoder:
-    return get_registry().get("encoder", "gfun").create(block)
+    return build_component("encoder", {"type": "gfun", **block}, require_state=False)
 
 
 CONFIGS = [
@@ -207,11 +207,16 @@ def test_bad_labels(bilingual_data):
 def test_spec_block_validation_and_round_trip(concept_encoder_plugin):
     reg = get_registry().get("encoder", "gfun")
     block = {"wce": True, "embeddings": {"type": "test-concepts", "dim": 4}, "aggregation": "concat"}
-    assert describe(reg.create(block)) == {"type": "gfun", **block}
-    with pytest.raises(ValueError, match="unknown encoder type 'test-concept'; did you mean 'test-concepts'"):
-        reg.config_model.model_validate({"embeddings": {"type": "test-concept"}})
-    with pytest.raises(ValueError, match="invalid 'test-concepts' encoder block"):
-        reg.config_model.model_validate({"embeddings": {"type": "test-concepts", "size": 3}})
+    built = build_component("encoder", {"type": "gfun", **block}, require_state=False)
+    assert built.embeddings.dim == 4 and type(built.embeddings).__name__ != "dict"  # built by the registry
+    assert describe(built) == {"type": "gfun", **block}
+    with pytest.raises(UnknownComponentError, match="unknown encoder type 'test-concept'; did you mean 'test-concepts'"):
+        build_component("encoder", {"type": "gfun", "embeddings": {"type": "test-concept"}}, require_state=False)
+    spec = ("version: 1\nencoder:\n  type: gfun\n  embeddings:\n    type: test-concepts\n    size: 3\n"
+            "index: {type: exact}\n")
+    with pytest.raises(SpecError) as exc:  # a nested block is validated like any block, with its line
+        load_spec(spec)
+    assert [(i.line, i.path) for i in exc.value.issues] == [(6, "encoder.embeddings.size")]
     with pytest.raises(ValueError, match="at least one view"):
         reg.config_model.model_validate({"posteriors": False})
     with pytest.raises(ValueError, match="aggregation"):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 from embedspec.errors import SpecError
-from embedspec.plugins import get_registry
+from embedspec.plugins import build_component
 from gfun_synthetic import TOPICS, make_corpus
 
 
 def test_built_pipeline_loads_state_and_searches_across_languages(bilingual_data, tmp_path):
     from embedspec.pipeline import build
 
-    gfun = get_registry().get("encoder", "gfun").create({"wce": True}).fit(*bilingual_data["train"])
+    gfun = build_component("encoder", {"type": "gfun", "wce": True}, require_state=False).fit(*bilingual_data["train"])
     gfun.save(tmp_path / "gfun")
     spec = tmp_path / "spec.yaml"
     spec.write_text(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from embedspec.plugins import get_registry
+from embedspec.plugins import build_component, get_registry
 from embedspec.testing import check_encoder
 
 pytest.importorskip("embedspec_use", reason="install it: pip install -e examples/plugin-use --no-deps")
@@ -63,7 +63,7 @@ def test_gfun_with_use_view_serves_an_unseen_language(shared_data):
             train.append({"text": row["text"], "lang": lang})
             labels.append(row["category"])
     test = read_split(shared_data, "spa_Latn", "test")[:100]
-    enc = get_registry().get("encoder", "gfun").create({"embeddings": {"type": "use-multilingual"}})
+    enc = build_component("encoder", {"type": "gfun", "embeddings": {"type": "use-multilingual"}}, require_state=False)
     enc.fit(train, labels)
     with pytest.warns(UnseenLanguageWarning, match="'spa_Latn'"):
         pred = enc.predict([{"text": r["text"], "lang": "spa_Latn"} for r in test])

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
-
 from embedspec.config_rules import MAX_SEED
-from embedspec.registry import ComponentConfig
+from embedspec.registry import ComponentConfig, ComponentSlot, PathField
+from pydantic import Field, field_validator, model_validator
 
 from .selection import FIRST_TIER_GRID, MAPPING_GRID, META_GRID
 
@@ -35,8 +34,8 @@ class GFunConfig(ComponentConfig):
     sif: bool = Field(
         False, description="wce: remove the first principal component (helps with many classes, hurts with few)"
     )
-    embeddings: dict[str, Any] | None = Field(
-        None, description="view: an encoder block ({type: ..., ...}) of a multilingual encoder"
+    embeddings: Any = ComponentSlot(
+        "encoder", None, description="view: an encoder block ({type: ..., ...}) of a multilingual encoder"
     )
     aggregation: Literal["average", "concat"] = "average"
     probabilistic: bool = Field(True, description="recast non-posterior views as posteriors first")
@@ -57,7 +56,7 @@ class GFunConfig(ComponentConfig):
     threshold: float = Field(0.5, gt=0, lt=1, description="multi-label: posterior needed to predict a label")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     batch_size: int = Field(256, ge=1, le=1_000_000)
-    state: str | None = None
+    state: str | None = PathField(None, description="directory written by save(); loaded by build()")
 
     @field_validator("C", "map_C", "meta_C")
     @classmethod
@@ -74,26 +73,18 @@ class GFunConfig(ComponentConfig):
 
     @field_validator("embeddings")
     @classmethod
-    def _check_encoder_block(cls, block: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _check_encoder_block(cls, block: Any) -> Any:
+        """A block ({type: ...}, validated and built by the registry like any block) or an encoder."""
         if block is None:
             return None
-        name = block.get("type")
-        if not isinstance(name, str) or not name:
-            raise ValueError("the embeddings view needs an encoder block with a 'type' (e.g. use-multilingual)")
-        if name == "gfun":
-            raise ValueError("the embeddings view of gfun cannot be another gfun encoder")
-        from embedspec.errors import UnknownComponentError
-        from embedspec.plugins import get_registry
-
-        try:
-            reg = get_registry().get("encoder", name)
-        except UnknownComponentError as exc:
-            raise ValueError(str(exc)) from None
-        fields = {k: v for k, v in block.items() if k != "type"}
-        try:
-            reg.config_model.model_validate(fields)
-        except Exception as exc:
-            raise ValueError(f"invalid {name!r} encoder block (plugin {reg.plugin!r}): {exc}") from None
+        if isinstance(block, dict):
+            name = block.get("type")
+            if not isinstance(name, str) or not name:
+                raise ValueError("the embeddings view needs an encoder block with a 'type' (e.g. use-multilingual)")
+            if name == "gfun":
+                raise ValueError("the embeddings view of gfun cannot be another gfun encoder")
+        elif not callable(getattr(block, "encode", None)):
+            raise ValueError(f"embeddings must be an encoder block or an encoder, got {type(block).__name__}")
         return block
 
     @model_validator(mode="after")

@@ -15,15 +15,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
 from embedspec.base import BaseEncoder, batched
 from embedspec.errors import EmbedspecError, NotFittedError
 from embedspec.protocols import Role
 
+from .config import GFunConfig
 from .meta import MetaClassifier, aggregate, view_key
 from .records import LabelSpace, check_records, group_by_language, group_ids
-from .selection import FIRST_TIER_GRID, MAPPING_GRID, META_GRID, Selection, as_grid
-from .state import restore_state, snapshot_state
+from .selection import Selection, as_grid
+from .state import GFunState
 from .tfidf import LanguageTfidf
 from .training import Grids, SelectionRecord, fit_first_tier, fit_metaclassifiers
 from .views import Documents, EmbeddingView, PosteriorMapping, PosteriorView, View, WordClassView
@@ -39,7 +39,7 @@ class UnseenLanguageWarning(UserWarning):
     """Documents in an unseen language are served by the language-independent views only."""
 
 
-class GFunEncoder(BaseEncoder):
+class GFunEncoder(GFunState, BaseEncoder):
     """Cross-lingual classifier and encoder of records ``{"text": str, "lang": str}``.
 
     ``encode(records) -> (n, dim) float32``: the aggregated view vector the metaclassifier sees
@@ -50,41 +50,7 @@ class GFunEncoder(BaseEncoder):
     modalities = frozenset({"record"})
     requires_fit = True
 
-    def __init__(
-        self,
-        posteriors: bool = True,
-        wce: bool = False,
-        sif: bool = False,
-        embeddings: dict[str, Any] | None = None,
-        aggregation: str = "average",
-        probabilistic: bool = True,
-        C: Grid = FIRST_TIER_GRID,
-        map_C: Grid = MAPPING_GRID,
-        meta_C: Grid = META_GRID,
-        folds: int = 5,
-        analyzer: str = "auto",
-        min_df: int = 1,
-        threshold: float = 0.5,
-        seed: int = 0,
-        batch_size: int = 256,
-        state: str | None = None,
-    ) -> None:
-        self.posteriors = posteriors
-        self.wce = wce
-        self.sif = sif
-        self.embeddings = embeddings
-        self.aggregation = aggregation
-        self.probabilistic = probabilistic
-        self.C = C
-        self.map_C = map_C
-        self.meta_C = meta_C
-        self.folds = folds
-        self.analyzer = analyzer
-        self.min_df = min_df
-        self.threshold = threshold
-        self.seed = seed
-        self.batch_size = batch_size
-        self.state = state
+    Config = GFunConfig
 
     # ---- configuration -----------------------------------------------------------------
     @property
@@ -94,15 +60,15 @@ class GFunEncoder(BaseEncoder):
 
     def _warm_up(self) -> None:
         self._embedding_encoder = None
-        if self.embeddings:
-            from embedspec.plugins import get_registry
-
-            block = dict(self.embeddings)
-            encoder = get_registry().get("encoder", block.pop("type")).create(block)
-            if getattr(encoder, "requires_fit", False) and getattr(encoder, "state", None):
-                encoder.load(encoder.state)
-            encoder.warm_up()
-            self._embedding_encoder = encoder
+        if self.embeddings is not None:
+            if isinstance(self.embeddings, Mapping):
+                raise EmbedspecError(
+                    "gfun's embeddings view is still a spec block: build gfun through a spec (embedspec.build) or "
+                    "embedspec.plugins.build_component('encoder', {...}), which build the nested encoder, or pass "
+                    "an encoder object as embeddings="
+                )
+            self.embeddings.warm_up()
+            self._embedding_encoder = self.embeddings
 
     def _make_views(self, n_classes: int, multilabel: bool) -> list[View]:
         views: list[View] = []
@@ -325,13 +291,6 @@ class GFunEncoder(BaseEncoder):
         """One label per record, or a list of labels per record (multi-label, ``P >= threshold``)."""
         P = self.predict_proba(records)
         return LabelSpace(tuple(self.classes_), self.multilabel_).decode(P, self.threshold)
-
-    # ---- pickle-free state -------------------------------------------------------------
-    def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return snapshot_state(self)
-
-    def set_state(self, arrays: Mapping[str, np.ndarray], values: Mapping[str, Any]) -> None:
-        restore_state(self, dict(arrays), dict(values))
 
     @property
     def metaclassifiers(self) -> dict[str, MetaClassifier]:

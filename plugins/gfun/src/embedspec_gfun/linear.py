@@ -1,4 +1,5 @@
-"""Calibrated linear classifiers fitted with scikit-learn, applied from their saved coefficients.
+"""Calibrated linear classifiers fitted with the core's logistic regression, applied from their saved
+coefficients.
 
 Multi-class: multinomial logistic regression (softmax posteriors that sum to 1). Multi-label: one
 binary logistic regression per class (sigmoid posteriors). Prediction is plain numpy over the stored
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from embedspec.learning import LogisticRegression
 
 #: Log-odds given to a class with no training example in the data a model was fitted on.
 ABSENT_LOGIT = -30.0
@@ -49,9 +51,8 @@ class LinearProbModel:
 
 
 def _logistic(C: float, seed: int) -> Any:
-    from sklearn.linear_model import LogisticRegression
-
-    return LogisticRegression(C=C, max_iter=2000, random_state=seed)
+    """The core's logistic regression (``embedspec.learning``): scikit-learn's objective, deterministic."""
+    return LogisticRegression(C=C, max_iter=2000)
 
 
 def row_basis(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -140,20 +141,3 @@ def _group_folds(groups: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray
     fold_of_group[order] = np.arange(len(ids)) * k // len(ids)
     fold = fold_of_group[inverse]
     return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
-
-
-@dataclass
-class Standardizer:
-    """``(X - mean) / scale`` with ``scale`` clipped away from 0 (constant columns pass through centred)."""
-
-    mean: np.ndarray  # (d,) float64
-    scale: np.ndarray  # (d,) float64
-
-    @classmethod
-    def fit(cls, X: np.ndarray) -> Standardizer:
-        X = np.asarray(X, dtype=np.float64)
-        std = X.std(axis=0)
-        return cls(X.mean(axis=0), np.where(std < 1e-8, 1.0, std))
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        return (np.asarray(X, dtype=np.float64) - self.mean) / self.scale

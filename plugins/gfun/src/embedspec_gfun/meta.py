@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from embedspec.learning import Standardizer
 
-from .linear import LinearProbModel, Standardizer
+from .linear import LinearProbModel
 from .selection import Selected, Selection, select_linear
 
 
@@ -49,7 +50,7 @@ class MetaClassifier:
         """Train on ``Z (n, dim)``, the aggregated *out-of-fold* first-tier outputs of the training rows,
         so ``C`` is chosen (by cross-validation on ``Z``, or on ``validation``'s aggregated outputs of the
         refitted first tier) from inputs as noisy as those seen at prediction time."""
-        standardizer = Standardizer.fit(Z)  # label-free: fitting it on every row leaks no label
+        standardizer = Standardizer.fit(Z, min_scale=1e-8)  # label-free: fitting it on every row leaks no label
         held = None if validation is None else (standardizer.transform(validation[0]), validation[1])
         chosen = select_linear(standardizer.transform(Z), Y, sel, validation=held, out_of_fold=False)
         return cls(views, standardizer, chosen.model), chosen

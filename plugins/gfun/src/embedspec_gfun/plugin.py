@@ -9,7 +9,6 @@ from embedspec.hookspecs import hookimpl
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    from .config import GFunConfig
     from .encoder import GFunEncoder
 
-    register("gfun", GFunEncoder, GFunConfig)
+    register("gfun", GFunEncoder)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-
 from embedspec.base import l2_normalize
 
 from .linear import LinearProbModel
