@@ -21,11 +21,12 @@ repo's ``blobs/``). Problems raise ``ModelDirectoryError``, a ``ResourceError`` 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from embedspec.errors import ResourceError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from embedspec.errors import EmbedspecError, ResourceError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 CARD_FILE = "embedspec.json"
 FORMAT_VERSION = 1
@@ -36,6 +37,8 @@ MAX_DIM = 65_536
 MAX_LENGTH = 131_072
 Pooling = Literal["mean", "cls", "last-token"]
 Precision = Literal["fp32", "fp16", "int8"]
+#: A ``model:`` field: a directory or ``hf://ORG/NAME[@REV]``; a path object is taken as its text.
+ModelPath = Annotated[str, BeforeValidator(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)]
 #: ``files`` key of the graph for each precision.
 PRECISION_FILES: dict[str, str] = {"fp32": "model", "fp16": "model_fp16", "int8": "model_int8"}
 
@@ -49,6 +52,17 @@ class ModelDirectoryError(ResourceError):
 
     def __init__(self, message: str, field: str | None = "model") -> None:
         super().__init__(message, field=field)
+
+
+class ExportVerificationError(EmbedspecError, RuntimeError):
+    """An export's graphs do not reproduce the source model (text and CLIP exports); nothing was written.
+
+    ``max_abs_diff``: the largest absolute difference found (None when not measured).
+    """
+
+    def __init__(self, message: str, max_abs_diff: float | None = None) -> None:
+        super().__init__(message)
+        self.max_abs_diff = max_abs_diff
 
 
 def local_directory(model: str) -> Path:
