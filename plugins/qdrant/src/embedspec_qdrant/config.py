@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Annotated, Literal
 
 from embedspec.config_rules import MAX_DIM
 from embedspec.registry import ComponentConfig
 from embedspec.secrets import Secret
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 PayloadIndexType = Literal["keyword", "integer", "float", "bool"]
 QuantizationKind = Literal["scalar", "binary", "product"]
 CompressionRatio = Literal[4, 8, 16, 32, 64]
 BinaryEncoding = Literal["one_bit", "one_and_half_bits", "two_bits"]
 BinaryQueryEncoding = Literal["default", "binary", "scalar4bits", "scalar8bits"]
+#: A directory field; a path object is taken as its text.
+PathText = Annotated[str, BeforeValidator(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)]
 
 
 class QdrantCommonConfig(ComponentConfig):
@@ -47,7 +50,7 @@ class QdrantCommonConfig(ComponentConfig):
 class QdrantEdgeIndexConfig(QdrantCommonConfig):
     """``qdrant-edge``: the real Qdrant engine in-process, one shard in a local directory."""
 
-    path: str = Field(..., description="shard directory (created on first use)")
+    path: PathText = Field(..., description="shard directory (created on first use)")
     optimize_after: int | None = Field(
         10_000,
         ge=0,
@@ -64,7 +67,7 @@ class QdrantIndexConfig(QdrantCommonConfig):
 
     url: str | None = Field(None, description="server or cluster URL, e.g. http://qdrant:6333")
     api_key: Secret | None = Field(None, description="API key; write ${QDRANT_API_KEY} in the spec")
-    path: str | None = Field(None, description="qdrant-client local mode, persisted in this directory")
+    path: PathText | None = Field(None, description="qdrant-client local mode, persisted in this directory")
     location: str | None = Field(None, description='":memory:" for qdrant-client in-memory local mode')
     collection: str = Field("embedspec", min_length=1)
     shard_number: int | None = Field(None, gt=0, le=10_000, description="shards of the collection (cluster)")
