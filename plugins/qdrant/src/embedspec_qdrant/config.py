@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Literal
+from typing import Any, Literal
 
 from embedspec.config_rules import MAX_DIM
 from embedspec.registry import ComponentConfig
 from embedspec.secrets import Secret
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 PayloadIndexType = Literal["keyword", "integer", "float", "bool"]
 QuantizationKind = Literal["scalar", "binary", "product"]
 CompressionRatio = Literal[4, 8, 16, 32, 64]
 BinaryEncoding = Literal["one_bit", "one_and_half_bits", "two_bits"]
 BinaryQueryEncoding = Literal["default", "binary", "scalar4bits", "scalar8bits"]
-#: A directory field; a path object is taken as its text.
-PathText = Annotated[str, BeforeValidator(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)]
 
 
 class QdrantCommonConfig(ComponentConfig):
@@ -46,11 +44,17 @@ class QdrantCommonConfig(ComponentConfig):
         "default", description="asymmetric binary search: queries as 4/8-bit scalars (better recall, same codes)"
     )
 
+    @field_validator("path", mode="before", check_fields=False)
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        """``path`` (both indexes) given as a path object, as its text."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
 
 class QdrantEdgeIndexConfig(QdrantCommonConfig):
     """``qdrant-edge``: the real Qdrant engine in-process, one shard in a local directory."""
 
-    path: PathText = Field(..., description="shard directory (created on first use)")
+    path: str = Field(..., description="shard directory (created on first use)")
     optimize_after: int | None = Field(
         10_000,
         ge=0,
@@ -67,7 +71,7 @@ class QdrantIndexConfig(QdrantCommonConfig):
 
     url: str | None = Field(None, description="server or cluster URL, e.g. http://qdrant:6333")
     api_key: Secret | None = Field(None, description="API key; write ${QDRANT_API_KEY} in the spec")
-    path: PathText | None = Field(None, description="qdrant-client local mode, persisted in this directory")
+    path: str | None = Field(None, description="qdrant-client local mode, persisted in this directory")
     location: str | None = Field(None, description='":memory:" for qdrant-client in-memory local mode')
     collection: str = Field("embedspec", min_length=1)
     shard_number: int | None = Field(None, gt=0, le=10_000, description="shards of the collection (cluster)")

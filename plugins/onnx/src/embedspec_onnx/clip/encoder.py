@@ -20,9 +20,9 @@ import numpy as np
 from embedspec.base import BaseEncoder, batched, l2_normalize
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from ..common.card import ModelDirectoryError, ModelPath, local_directory
+from ..common.card import ModelDirectoryError, local_directory, path_text
 from ..common.hub import HF_SCHEME, cached, download, parse_hf
 from ..common.runtime import applied_device, check_graph, check_output_dim, create_session, physical_cores, run
 from ..common.tokenization import Batch, TextTokenizer
@@ -45,7 +45,7 @@ TOWERS = ("text_model", "vision_model")
 class OnnxClipConfig(ComponentConfig):
     """Spec block of ``onnx-clip``; the model directory's ``embedspec.json`` gives the rest."""
 
-    model: ModelPath = Field(description="CLIP/SigLIP model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
+    model: str = Field(description="CLIP/SigLIP model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
     normalize: bool = Field(True, description="L2-normalize vectors (cosine similarity = dot product)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
@@ -56,6 +56,8 @@ class OnnxClipConfig(ComponentConfig):
     high_bit_depth: Literal["scale", "clip"] = Field(
         "scale", description="16-bit grey images: scale to 8 bits, or clip at 255 as transformers does"
     )
+
+    _model_text = field_validator("model", mode="before")(path_text)  # a Path object is taken as its text
 
 
 class OnnxClipEncoder(BaseEncoder):

@@ -23,10 +23,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from embedspec.errors import EmbedspecError, ResourceError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 CARD_FILE = "embedspec.json"
 FORMAT_VERSION = 1
@@ -37,8 +37,6 @@ MAX_DIM = 65_536
 MAX_LENGTH = 131_072
 Pooling = Literal["mean", "cls", "last-token"]
 Precision = Literal["fp32", "fp16", "int8"]
-#: A ``model:`` field: a directory or ``hf://ORG/NAME[@REV]``; a path object is taken as its text.
-ModelPath = Annotated[str, BeforeValidator(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)]
 #: ``files`` key of the graph for each precision.
 PRECISION_FILES: dict[str, str] = {"fp32": "model", "fp16": "model_fp16", "int8": "model_int8"}
 
@@ -63,6 +61,11 @@ class ExportVerificationError(EmbedspecError, RuntimeError):
     def __init__(self, message: str, max_abs_diff: float | None = None) -> None:
         super().__init__(message)
         self.max_abs_diff = max_abs_diff
+
+
+def path_text(value: Any) -> Any:
+    """A ``model:`` value given as a path object, as its text (config models validate it first)."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def local_directory(model: str) -> Path:

@@ -17,17 +17,17 @@ from embedspec.base import BaseEncoder, l2_normalize
 from embedspec.config_rules import MAX_DIM
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..common.card import (
     CARD_FILE,
     MAX_LENGTH,
     ModelCard,
     ModelDirectoryError,
-    ModelPath,
     Pooling,
     Precision,
     local_directory,
+    path_text,
 )
 from ..common.hub import HF_SCHEME, cached, parse_hf
 from ..common.runtime import applied_device, check_graph, check_output_dim, create_session, run
@@ -44,7 +44,7 @@ PROBE_TOKENS = 1024
 class OnnxTextEncoderConfig(ComponentConfig):
     """Spec block of ``onnx-text``; unset fields come from the model's ``embedspec.json``."""
 
-    model: ModelPath = Field(description="model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
+    model: str = Field(description="model directory (from `embedspec export`) or hf://ORG/NAME[@REV]")
     pooling: Pooling | None = None
     normalize: bool | None = None
     query_prompt: str | None = Field(None, description="text put before queries")
@@ -56,6 +56,8 @@ class OnnxTextEncoderConfig(ComponentConfig):
     precision: Precision = Field("fp32", description="fp32 (model.onnx), int8 (model_int8.onnx), fp16")
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
     batch_size: int = Field(32, gt=0, le=65_536)
+
+    _model_text = field_validator("model", mode="before")(path_text)  # a Path object is taken as its text
 
 
 class OnnxTextEncoder(BaseEncoder):
