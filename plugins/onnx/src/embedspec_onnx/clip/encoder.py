@@ -20,9 +20,9 @@ import numpy as np
 from embedspec.base import BaseEncoder, batched, l2_normalize
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from ..common.card import ModelDirectoryError, local_directory, path_text
+from ..common.card import MODEL_AS_TEXT, ModelDirectoryError, local_directory
 from ..common.hub import HF_SCHEME, cached, download, parse_hf
 from ..common.runtime import applied_device, check_graph, check_output_dim, create_session, physical_cores, run
 from ..common.tokenization import Batch, TextTokenizer
@@ -57,7 +57,7 @@ class OnnxClipConfig(ComponentConfig):
         "scale", description="16-bit grey images: scale to 8 bits, or clip at 255 as transformers does"
     )
 
-    _model_text = field_validator("model", mode="before")(path_text)  # a Path object is taken as its text
+    _model_text = MODEL_AS_TEXT  # a Path object is taken as its text
 
 
 class OnnxClipEncoder(BaseEncoder):

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar, Literal
 
 from embedspec.errors import EmbedspecError, ResourceError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CARD_FILE = "embedspec.json"
 FORMAT_VERSION = 1
@@ -64,8 +64,12 @@ class ExportVerificationError(EmbedspecError, RuntimeError):
 
 
 def path_text(value: Any) -> Any:
-    """A ``model:`` value given as a path object, as its text (config models validate it first)."""
+    """A ``model:`` value given as a path object, as its text."""
     return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+#: Before-validator of an encoder config's ``model`` field (``_model_text = MODEL_AS_TEXT``).
+MODEL_AS_TEXT = field_validator("model", mode="before")(path_text)
 
 
 def local_directory(model: str) -> Path:

@@ -17,17 +17,17 @@ from embedspec.base import BaseEncoder, l2_normalize
 from embedspec.config_rules import MAX_DIM
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ..common.card import (
     CARD_FILE,
     MAX_LENGTH,
+    MODEL_AS_TEXT,
     ModelCard,
     ModelDirectoryError,
     Pooling,
     Precision,
     local_directory,
-    path_text,
 )
 from ..common.hub import HF_SCHEME, cached, parse_hf
 from ..common.runtime import applied_device, check_graph, check_output_dim, create_session, run
@@ -57,7 +57,7 @@ class OnnxTextEncoderConfig(ComponentConfig):
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
     batch_size: int = Field(32, gt=0, le=65_536)
 
-    _model_text = field_validator("model", mode="before")(path_text)  # a Path object is taken as its text
+    _model_text = MODEL_AS_TEXT  # a Path object is taken as its text
 
 
 class OnnxTextEncoder(BaseEncoder):
