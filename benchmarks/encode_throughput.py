@@ -47,7 +47,7 @@ def load_sets(short_n: int, corpus_limit: int, seed: int = 0) -> dict[str, list[
 
 
 def machine() -> dict[str, object]:
-    from embedspec_onnx.runtime import physical_cores
+    from embedspec_onnx.common.runtime import physical_cores
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -79,15 +79,15 @@ def fastembed_dir(model_dir: Path, max_length: int) -> Path:
 
 def make_engines(model_dir: Path, batch_size: int, threads: int, names: list[str]) -> dict[str, Callable]:
     from embedspec_onnx import ModelCard, OnnxTextEncoder
-    from embedspec_onnx.export import minilm_checkpoint
+    from embedspec_onnx.text.export import minilm_checkpoint
 
     card = ModelCard.read(model_dir)
     engines: dict[str, Callable] = {}
     if "embedspec-onnx-fp32" in names:
-        fp32 = OnnxTextEncoder(str(model_dir), device="cpu", threads=threads, batch_size=batch_size)
+        fp32 = OnnxTextEncoder(model=str(model_dir), device="cpu", threads=threads, batch_size=batch_size)
         engines["embedspec-onnx-fp32"] = fp32.encode
     if "embedspec-onnx-int8" in names:
-        int8 = OnnxTextEncoder(str(model_dir), device="cpu", precision="int8", threads=threads, batch_size=batch_size)
+        int8 = OnnxTextEncoder(model=str(model_dir), device="cpu", precision="int8", threads=threads, batch_size=batch_size)
         engines["embedspec-onnx-int8"] = int8.encode
     if "sentence-transformers" in names:
         import torch
@@ -112,14 +112,14 @@ def make_engines(model_dir: Path, batch_size: int, threads: int, names: list[str
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     from embedspec_onnx import OnnxTextEncoder
-    from embedspec_onnx.export import ensure_minilm
-    from embedspec_onnx.runtime import physical_cores
+    from embedspec_onnx.text.export import ensure_minilm
+    from embedspec_onnx.common.runtime import physical_cores
 
     info = machine()
     model_dir = ensure_minilm(args.model_dir)
     threads = args.threads or physical_cores()
     sets = {k: v for k, v in load_sets(args.short_n, args.corpus_limit).items() if k in args.sets}
-    counter = OnnxTextEncoder(str(model_dir), device="cpu")
+    counter = OnnxTextEncoder(model=str(model_dir), device="cpu")
     tokens = {k: counter.count_tokens(v) for k, v in sets.items()}
     engines = make_engines(model_dir, args.batch_size, threads, args.engines)
     for fn in engines.values():  # warm-up: sessions, allocator arenas, torch kernels

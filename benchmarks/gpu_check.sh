@@ -29,8 +29,8 @@ def timed(enc):
     out = enc.encode(texts)
     return out, len(texts) / (time.perf_counter() - start)
 
-cpu, cpu_rate = timed(OnnxTextEncoder(model_dir, device="cpu"))
-gpu_enc = OnnxTextEncoder(model_dir, device="cuda", batch_size=128)
+cpu, cpu_rate = timed(OnnxTextEncoder(model=model_dir, device="cpu"))
+gpu_enc = OnnxTextEncoder(model=model_dir, device="cuda", batch_size=128)
 gpu, gpu_rate = timed(gpu_enc)
 assert gpu_enc.applied_device == "cuda", "CUDAExecutionProvider did not apply"
 print("session providers:", gpu_enc._session.get_providers())
@@ -39,7 +39,7 @@ print(f"fp32 cuda vs cpu: cosine mean {cos.mean():.6f} min {cos.min():.6f}")
 assert cos.min() >= 0.999, cos.min()
 print(f"docs/s: cpu fp32 {cpu_rate:.1f}, cuda fp32 {gpu_rate:.1f}")
 if "model_fp16" in card.files:
-    fp16_enc = OnnxTextEncoder(model_dir, device="cuda", precision="fp16", batch_size=128)
+    fp16_enc = OnnxTextEncoder(model=model_dir, device="cuda", precision="fp16", batch_size=128)
     fp16, fp16_rate = timed(fp16_enc)
     cos16 = (cpu * fp16).sum(axis=1)
     print(f"fp16 cuda vs cpu fp32: cosine mean {cos16.mean():.6f} min {cos16.min():.6f}; {fp16_rate:.1f} docs/s")

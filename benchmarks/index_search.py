@@ -198,7 +198,7 @@ def run_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namespac
 
     sweep = [int(e) for e in args.ef_sweep.split(",") if e]
     for label, folder, options, efs in EDGE_VARIANTS:
-        edge = QdrantEdgeIndex(str(work / folder), **options)
+        edge = QdrantEdgeIndex(path=str(work / folder), **options)
         if options.get("quantization") is None:
             stats = build(edge, X, edge.optimize)
         else:  # through the core quantizer, as a pipeline whose last compressor is `binary` does
@@ -301,7 +301,7 @@ def recheck(args: argparse.Namespace) -> None:
         exact = ExactIndex(metric="cosine")
         exact.upsert(list(range(len(X))), X)
         indexes = [("exact", exact)] + [
-            (label, QdrantEdgeIndex(str(args.workdir / name / folder))) for label, folder, _, _ in EDGE_VARIANTS
+            (label, QdrantEdgeIndex(path=str(args.workdir / name / folder))) for label, folder, _, _ in EDGE_VARIANTS
         ]
         for label, index in indexes:
             stats = measure(index, Q[: args.latency_queries], truth, args.k, args.latency_queries)

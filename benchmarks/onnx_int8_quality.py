@@ -54,7 +54,7 @@ def encode_cached(encoder, texts: list[str], role: str, key: str) -> np.ndarray:
 
 def main() -> None:
     from embedspec_onnx import OnnxTextEncoder
-    from embedspec_onnx.export import ensure_minilm
+    from embedspec_onnx.text.export import ensure_minilm
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", default=str(REPO / "models" / "all-MiniLM-L6-v2"))
@@ -83,8 +83,8 @@ def main() -> None:
     query_ids = sorted(qrels, key=lambda q: int(q))
     query_texts = [queries[q] for q in query_ids]
 
-    fp32 = OnnxTextEncoder(str(model_dir), device="cpu")
-    int8 = OnnxTextEncoder(str(model_dir), device="cpu", precision="int8")
+    fp32 = OnnxTextEncoder(model=str(model_dir), device="cpu")
+    int8 = OnnxTextEncoder(model=str(model_dir), device="cpu", precision="int8")
     int8_key = "int8"
     if args.int8_file:  # evaluate another int8 graph through a temporary card
         from embedspec_onnx import ModelCard

@@ -1,6 +1,6 @@
 """How broken ``onnx-text`` model directories fare: ``embedspec validate``, ``check(deep=True)``, ``embedspec index``.
 
-Builds every broken directory of ``tests/onnx/test_model_directories.py`` from an exported MiniLM
+Builds every broken directory of ``plugins/onnx/tests/test_model_directories.py`` from an exported MiniLM
 directory and runs, for each, the real CLI ``main`` (validate, then index of a short and a long
 document into an in-memory index) and the encoder's deep check. Prints the counts and writes JSON to
 ``benchmarks/results/onnx_model_directories-LABEL.json``. Not a speed benchmark: it counts outcomes.
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load_cases() -> object:
-    spec = importlib.util.spec_from_file_location("model_directory_cases", REPO / "tests/onnx/test_model_directories.py")
+    spec = importlib.util.spec_from_file_location("model_directory_cases", REPO / "plugins/onnx/tests/test_model_directories.py")
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     sys.modules[spec.name] = module  # type: ignore[union-attr]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
@@ -59,7 +59,7 @@ def deep_check(directory: Path, spec: dict) -> str:
     if OnnxTextEncoder.check is Component.check:
         return "no check"
     try:
-        OnnxTextEncoder(str(directory), device="cpu", threads=1, **spec).check(deep=True)
+        OnnxTextEncoder(model=str(directory), device="cpu", threads=1, **spec).check(deep=True)
     except Exception as exc:  # noqa: BLE001 - counted, not raised
         return "located" if getattr(exc, "field", None) else f"unlocated {type(exc).__name__}"
     return "passes"
@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--model-dir", default=str(REPO / "models" / "all-MiniLM-L6-v2"),
                         help="an exported MiniLM directory (exported there with ensure_minilm when absent)")
     args = parser.parse_args()
-    from embedspec_onnx.export import ensure_minilm
+    from embedspec_onnx.text.export import ensure_minilm
 
     source = ensure_minilm(args.model_dir)
     cases = load_cases()

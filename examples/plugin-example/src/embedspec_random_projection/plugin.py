@@ -6,9 +6,9 @@ from typing import Any
 
 from embedspec.hookspecs import hookimpl
 
-from .projection import RandomProjection, RandomProjectionConfig
+from .projection import RandomProjection
 
 
 @hookimpl
 def register_compressors(register: Any) -> None:
-    register("random-projection", RandomProjection, RandomProjectionConfig)
+    register("random-projection", RandomProjection)  # validated with RandomProjection.Config

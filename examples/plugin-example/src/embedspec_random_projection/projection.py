@@ -21,12 +21,8 @@ class RandomProjectionConfig(ComponentConfig):
 class RandomProjection(BaseCompressor):
     """``(n, d) -> (n, dim)`` with ``R ~ N(0, 1/dim)``; the matrix depends only on (d, dim, seed)."""
 
+    Config = RandomProjectionConfig  # the parameters, declared once: the constructor takes them by keyword
     requires_fit = True
-
-    def __init__(self, dim: int, seed: int = 0, normalize: bool = True) -> None:
-        self.dim = dim
-        self.seed = seed
-        self.normalize = normalize
 
     def output_dim(self, input_dim: int) -> int:
         return self.dim

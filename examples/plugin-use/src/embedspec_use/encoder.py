@@ -39,13 +39,9 @@ class USEMultilingualEncoder(BaseEncoder):
     The model is symmetric: ``role`` ("query"/"document") does not change the vectors.
     """
 
+    Config = USEMultilingualConfig
     modalities = frozenset({"text"})
     languages = LANGUAGES
-
-    def __init__(self, threads: int = 1, denoise: bool = False, batch_size: int = 64) -> None:
-        self.threads = threads
-        self.denoise = denoise
-        self.batch_size = batch_size
 
     @property
     def dim(self) -> int:

@@ -9,6 +9,6 @@ from embedspec.hookspecs import hookimpl
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    from .encoder import USEMultilingualConfig, USEMultilingualEncoder
+    from .encoder import USEMultilingualEncoder
 
-    register("use-multilingual", USEMultilingualEncoder, USEMultilingualConfig)
+    register("use-multilingual", USEMultilingualEncoder)  # the config model is the class's Config

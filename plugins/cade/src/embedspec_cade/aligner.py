@@ -43,12 +43,7 @@ class CadeAlignerConfig(ComponentConfig):
 class CadeAligner(BaseAligner):
     """``(n, dim) -> (n, dim) float32``: the identity between slices of one CADE model."""
 
-    def __init__(self, state: str | None = None, source: str | None = None, target: str | None = None,
-                 normalize: bool = True) -> None:
-        self.state = state
-        self.source = source
-        self.target = target
-        self.normalize = normalize
+    Config = CadeAlignerConfig
 
     def check(self, *, deep: bool = False) -> None:
         from .state import check_state_field, is_state

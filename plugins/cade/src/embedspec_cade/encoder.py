@@ -45,16 +45,9 @@ class CadeEncoder(BaseEncoder):
     position, the slice and the words (``unknown: zero`` embeds it as a zero vector instead).
     """
 
+    Config = CadeEncoderConfig
     modalities = frozenset({"text"})
     requires_fit = True
-
-    def __init__(self, slice: str, state: str | None = None, normalize: bool = True, unknown: str = "error",
-                 batch_size: int = 256) -> None:
-        self.slice = slice
-        self.state = state
-        self.normalize = normalize
-        self.unknown = unknown
-        self.batch_size = batch_size
 
     @classmethod
     def from_model(cls, model: Any, slice: str, **params: Any) -> CadeEncoder:

@@ -13,7 +13,6 @@ of the compass's ``syn1neg`` frozen. Unlike the reference, a slice keeps only wo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,8 @@ import numpy as np
 from .errors import CorpusError
 from .settings import CadeSettings
 from .spaces import COMPASS, SliceSpaces, SliceVectors
+from .state import fingerprint, load_state, save_state
 from .text import slice_sentences
-
-
-def fingerprint(context: np.ndarray) -> str:
-    """Short sha256 of the compass context matrix: which compass a slice was trained against."""
-    return hashlib.sha256(np.ascontiguousarray(context, dtype=np.float32).tobytes()).hexdigest()[:16]
 
 
 def prepare_slices(slices: Mapping[str, Iterable[Any]]) -> dict[str, list[list[str]]]:
@@ -136,16 +131,17 @@ class CadeModel:
     # ---- persistence -----------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write the model to directory ``path`` (JSON + ``.npz``, no pickle); see ``state.py``."""
-        from .state import save_state
-
         self.check_fitted()
         return save_state(self, Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> CadeModel:
-        from .state import load_state
-
-        return load_state(Path(path))
+        """The model saved in directory ``path`` (``StateError`` saying what is wrong with it)."""
+        settings, learned = load_state(Path(path))
+        model = cls(**settings.model_dump())
+        for name, value in learned.items():
+            setattr(model, name, value)
+        return model
 
     def __repr__(self) -> str:
         trained = f", slices={list(self.slices_)}" if hasattr(self, "slices_") else ""

@@ -9,17 +9,17 @@ from embedspec.hookspecs import hookimpl
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    from .encoder import CadeEncoder, CadeEncoderConfig
+    from .encoder import CadeEncoder
 
-    register("cade", CadeEncoder, CadeEncoderConfig)
+    register("cade", CadeEncoder)  # the config model is the class's Config
 
 
 @hookimpl
 def register_aligners(register: Any) -> None:
-    from .aligner import CadeAligner, CadeAlignerConfig
+    from .aligner import CadeAligner
 
     # Named apart from the encoder: `describe` finds a registration by name across kinds (see the README).
-    register("compass", CadeAligner, CadeAlignerConfig)
+    register("compass", CadeAligner)
 
 
 @hookimpl

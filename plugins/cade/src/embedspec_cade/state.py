@@ -29,6 +29,11 @@ FORMAT = "embedspec-cade"
 VERSION = 1
 
 
+def fingerprint(context: np.ndarray) -> str:
+    """Short sha256 of the compass context matrix: which compass a slice was trained against."""
+    return hashlib.sha256(np.ascontiguousarray(context, dtype=np.float32).tobytes()).hexdigest()[:16]
+
+
 def is_state(path: Path) -> bool:
     return (path / MANIFEST).is_file()
 
@@ -64,6 +69,7 @@ def check_state_field(state: str | None, slices: dict[str, str | None]) -> None:
 
 
 def save_state(model: Any, path: Path) -> Path:
+    """Write a fitted ``CadeModel`` to directory ``path``, swapped in whole (see the module docstring)."""
     if path.exists() and not path.is_dir():
         raise StateError(f"cannot save the CADE model to {path}: it is a file")
     if path.is_dir() and any(path.iterdir()) and not is_state(path):
@@ -110,9 +116,9 @@ def _write(model: Any, path: Path) -> None:
     })
 
 
-def load_state(path: Path) -> Any:
-    from .model import CadeModel, fingerprint
-
+def load_state(path: Path) -> tuple[CadeSettings, dict[str, Any]]:
+    """The settings and learned attributes (``compass_``, ``context_``, ``slices_``, ``compass_ids_``,
+    ``reports_``) of the model saved at ``path``; ``StateError`` says what is wrong with it."""
     if not path.is_dir():
         raise StateError(f"CADE state directory {path} does not exist (train one with `embedspec cade train`)")
     if not is_state(path):
@@ -129,7 +135,6 @@ def load_state(path: Path) -> Any:
         settings = CadeSettings(**meta["settings"])
     except (KeyError, TypeError, ValidationError) as exc:
         raise StateError(f"{path / MANIFEST}: invalid settings: {exc}") from None
-    model = CadeModel(**settings.model_dump())
     c = _arrays(path, meta.get("compass", {}).get("file", ""), ("words", "counts", "vectors", "context"))
     V = len(c["words"])
     for key in ("counts", "vectors", "context"):
@@ -138,13 +143,14 @@ def load_state(path: Path) -> Any:
                 f"{path / 'compass.npz'}: {key} has shape {c[key].shape}, expected {V} rows"
                 + ("" if key == "counts" else f" of dimension {settings.dim}")
             )
-    model.compass_ = SliceVectors(COMPASS, [str(w) for w in c["words"]], c["counts"], c["vectors"])
-    model.context_ = np.ascontiguousarray(c["context"], dtype=np.float32)
-    fp = fingerprint(model.context_)
+    compass = SliceVectors(COMPASS, [str(w) for w in c["words"]], c["counts"], c["vectors"])
+    context = np.ascontiguousarray(c["context"], dtype=np.float32)
+    fp = fingerprint(context)
     if meta["compass"].get("fingerprint") != fp:
         raise StateError(f"{path / 'compass.npz'}: the context matrix does not match the fingerprint in {MANIFEST}")
     _check_digest(path, meta["compass"])
-    model.slices_, model.compass_ids_ = {}, {}
+    slices: dict[str, SliceVectors] = {}
+    compass_ids: dict[str, np.ndarray] = {}
     entries = meta.get("slices")
     if not isinstance(entries, list) or not entries:
         raise StateError(f"{path / MANIFEST} lists no slices")
@@ -167,11 +173,12 @@ def load_state(path: Path) -> Any:
                 f"do not match {len(ids)} words of dimension {settings.dim}"
             )
         _check_digest(path, entry, name)
-        words = [model.compass_.words[i] for i in ids]
-        model.slices_[name] = SliceVectors(name, words, s["counts"], s["vectors"])
-        model.compass_ids_[name] = ids.astype(np.int32)
-    model.reports_ = meta.get("reports", {})
-    return model
+        words = [compass.words[i] for i in ids]
+        slices[name] = SliceVectors(name, words, s["counts"], s["vectors"])
+        compass_ids[name] = ids.astype(np.int32)
+    learned = {"compass_": compass, "context_": context, "slices_": slices, "compass_ids_": compass_ids,
+               "reports_": meta.get("reports", {})}
+    return settings, learned
 
 
 def _digest(file: Path) -> str:

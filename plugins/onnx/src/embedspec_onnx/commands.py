@@ -29,7 +29,7 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
 
     from .clip.export import FAMILIES as CLIP_FAMILIES
     from .clip.export import checkpoint_family, export_clip
-    from .export import export_model
+    from .text.export import export_model
 
     try:
         if family in CLIP_FAMILIES or (family is None and checkpoint_family(src)):
@@ -57,7 +57,7 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
 @click.option("--json", "as_json", is_flag=True, help="print the catalogue as JSON")
 def models_command(as_json: bool) -> None:
     """List the model catalogue of embedspec-onnx (families, dims, prompts)."""
-    from .catalogue import CATALOGUE, FAMILIES
+    from .text.catalogue import CATALOGUE, FAMILIES
 
     if as_json:
         click.echo(json.dumps({

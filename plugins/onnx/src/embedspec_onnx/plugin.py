@@ -9,11 +9,11 @@ from embedspec.hookspecs import hookimpl
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    from .clip.encoder import OnnxClipConfig, OnnxClipEncoder
-    from .encoder import OnnxTextEncoder, OnnxTextEncoderConfig
+    from .clip.encoder import OnnxClipEncoder
+    from .text.encoder import OnnxTextEncoder
 
-    register("onnx-text", OnnxTextEncoder, OnnxTextEncoderConfig)
-    register("onnx-clip", OnnxClipEncoder, OnnxClipConfig)
+    register("onnx-text", OnnxTextEncoder)  # the config model is the class's Config
+    register("onnx-clip", OnnxClipEncoder)
 
 
 @hookimpl

@@ -20,10 +20,10 @@ import numpy as np
 from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
 from embedspec.protocols import Hit, PointId
-from embedspec.secrets import Secret
 
+from .config import QdrantIndexConfig
 from .filter_translation import FilterVocabulary, translate_filter
-from .index_base import QdrantIndexBase
+from .index_base import NativeQuantization, QdrantIndexBase
 from .point_ids import to_qdrant_ids
 
 _DISTANCES = {"cosine": "COSINE", "dot": "DOT", "euclidean": "EUCLID"}
@@ -45,42 +45,17 @@ def import_qdrant_client() -> Any:
 class QdrantIndex(QdrantIndexBase):
     """A Qdrant collection reached through qdrant-client (see ``QdrantIndexConfig``)."""
 
-    def __init__(
-        self,
-        *,
-        url: str | None = None,
-        api_key: Secret | str | None = None,
-        path: str | None = None,
-        location: str | None = None,
-        collection: str = "embedspec",
-        shard_number: int | None = None,
-        replication_factor: int | None = None,
-        write_consistency_factor: int | None = None,
-        prefer_grpc: bool = False,
-        timeout: int | None = None,
-        batch_size: int = 256,
-        parallel: int = 1,
-        max_retries: int = 3,
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
-        self.url = url
-        self.api_key = Secret.coerce(api_key)  # never shown; revealed only for the client below
-        self.path = path
-        self.location = location
-        self.collection = collection
-        self.shard_number = shard_number
-        self.replication_factor = replication_factor
-        self.write_consistency_factor = write_consistency_factor
-        self.prefer_grpc = prefer_grpc
-        self.timeout = timeout
-        self.batch_size = batch_size
-        self.parallel = parallel
-        self.max_retries = max_retries
+    Config = QdrantIndexConfig
+
+    def _init_runtime(self) -> None:
+        super()._init_runtime()
         self._client: Any = None
         self._models: Any = None
         self._ready = False  # the collection exists
         self._lock = threading.RLock()
+
+    def _types(self) -> Any:
+        return self._models
 
     @property
     def is_local(self) -> bool:
@@ -176,21 +151,22 @@ class QdrantIndex(QdrantIndexBase):
             )
         self._ready = True
 
-    def _quantization_config(self) -> Any:
-        native = self.native_quantization()
-        if native is None:
-            return None
+    def _scalar_quantization(self, native: NativeQuantization) -> Any:
         m = self._models
-        if native.kind == "scalar":
-            cfg = m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99, always_ram=native.always_ram)
-            return m.ScalarQuantization(scalar=cfg)
-        if native.kind == "binary":
-            cfg = m.BinaryQuantizationConfig(
-                always_ram=native.always_ram,
-                encoding=m.BinaryQuantizationEncoding(native.binary_encoding),
-                query_encoding=m.BinaryQuantizationQueryEncoding(native.binary_query_encoding),
-            )
-            return m.BinaryQuantization(binary=cfg)
+        cfg = m.ScalarQuantizationConfig(type=m.ScalarType.INT8, quantile=0.99, always_ram=native.always_ram)
+        return m.ScalarQuantization(scalar=cfg)
+
+    def _binary_quantization(self, native: NativeQuantization) -> Any:
+        m = self._models
+        cfg = m.BinaryQuantizationConfig(
+            always_ram=native.always_ram,
+            encoding=m.BinaryQuantizationEncoding(native.binary_encoding),
+            query_encoding=m.BinaryQuantizationQueryEncoding(native.binary_query_encoding),
+        )
+        return m.BinaryQuantization(binary=cfg)
+
+    def _product_quantization(self, native: NativeQuantization) -> Any:
+        m = self._models
         ratio = getattr(m.CompressionRatio, f"X{native.compression}")
         return m.ProductQuantization(
             product=m.ProductQuantizationConfig(compression=ratio, always_ram=native.always_ram)
@@ -229,15 +205,11 @@ class QdrantIndex(QdrantIndexBase):
             self._warm = False
 
     # ---- data -------------------------------------------------------------------------------
-    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
-        qids, stored = self._qdrant_points(ids, payloads)
-        m = self._models
-        points = []
-        for i, (qid, vec, payload) in enumerate(zip(qids, vectors.tolist(), stored)):
-            try:
-                points.append(m.PointStruct(id=qid, vector=vec, payload=payload))
-            except Exception as exc:
-                raise ValueError(f"point at position {i} (id {ids[i]!r}) cannot be stored: {exc}") from exc
+    def _point(self, qid: int | str, vector: list[float], payload: dict[str, Any]) -> Any:
+        return self._models.PointStruct(id=qid, vector=vector, payload=payload)
+
+    def _write_points(self, points: list[Any]) -> None:
+        """qdrant-client's uploader batches (``batch_size``), runs ``parallel`` processes, retries."""
         self._ensure_collection()
         with self._guard():
             self._client.upload_points(
@@ -262,16 +234,6 @@ class QdrantIndex(QdrantIndexBase):
         with self._guard():
             responses = self._client.query_batch_points(self.collection, requests=requests)
         return [[self._hit(p.id, p.score, p.payload) for p in r.points] for r in responses]
-
-    def _search_params(self) -> Any:
-        m = self._models
-        native = self.native_quantization()
-        quant = None
-        if native is not None:
-            quant = m.QuantizationSearchParams(rescore=native.rescore, oversampling=native.oversampling)
-        if self.search_ef is None and not self.exact and quant is None:
-            return None
-        return m.SearchParams(hnsw_ef=self.search_ef, exact=self.exact, quantization=quant)
 
     def _delete(self, ids: list[PointId]) -> None:
         if not self._ready:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
 from embedspec.config_rules import MAX_DIM
 from embedspec.registry import ComponentConfig, PathField
 from embedspec.secrets import Secret
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 PayloadIndexType = Literal["keyword", "integer", "float", "bool"]
 QuantizationKind = Literal["scalar", "binary", "product"]
@@ -42,6 +43,12 @@ class QdrantCommonConfig(ComponentConfig):
     binary_query_encoding: BinaryQueryEncoding = Field(
         "default", description="asymmetric binary search: queries as 4/8-bit scalars (better recall, same codes)"
     )
+
+    @field_validator("path", mode="before", check_fields=False)
+    @classmethod
+    def _path_text(cls, value: Any) -> Any:
+        """``path`` (both indexes) given as a path object, as its text."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 class QdrantEdgeIndexConfig(QdrantCommonConfig):

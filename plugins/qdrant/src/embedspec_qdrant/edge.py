@@ -24,8 +24,9 @@ from embedspec.filters import Filter
 from embedspec.locking import DirectoryLock
 from embedspec.protocols import Hit, PointId
 
+from .config import QdrantEdgeIndexConfig
 from .filter_translation import FilterVocabulary, translate_filter
-from .index_base import QdrantIndexBase
+from .index_base import NativeQuantization, QdrantIndexBase
 from .point_ids import to_qdrant_ids
 
 CONFIG_FILE = "edge_config.json"
@@ -58,24 +59,19 @@ def import_qdrant_edge() -> Any:
 class QdrantEdgeIndex(QdrantIndexBase):
     """An embedded Qdrant shard at ``path`` (see ``QdrantEdgeIndexConfig`` for the parameters)."""
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        optimize_after: int | None = 10_000,
-        indexing_threshold_kb: int | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(**options)
-        self.path = str(path)
-        self.optimize_after = optimize_after
-        self.indexing_threshold_kb = indexing_threshold_kb
+    Config = QdrantEdgeIndexConfig
+
+    def _init_runtime(self) -> None:
+        super()._init_runtime()
         self._shard: Any = None
         self._qe: Any = None
         self._unoptimized = 0
         self._lock = threading.RLock()
         self._dir_lock: DirectoryLock | None = None
         self._written = False  # since the shard was opened
+
+    def _types(self) -> Any:
+        return self._qe
 
     # ---- life cycle -------------------------------------------------------------------------
     def stored_params(self) -> dict[str, Any] | None:
@@ -186,22 +182,25 @@ class QdrantEdgeIndex(QdrantIndexBase):
             optimizers=optimizers,
         )
 
-    def _quantization_config(self) -> Any:
-        native = self.native_quantization()
-        if native is None:
-            return None
+    def _scalar_quantization(self, native: NativeQuantization) -> Any:
         qe = self._qe
-        memory = qe.Memory.Pinned if native.always_ram else None
-        if native.kind == "scalar":
-            return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=memory)
-        if native.kind == "binary":
-            return qe.BinaryQuantizationConfig(
-                memory=memory,
-                encoding=getattr(qe.BinaryQuantizationEncoding, _EDGE_ENUM[native.binary_encoding]),
-                query_encoding=getattr(qe.BinaryQuantizationQueryEncoding, _EDGE_ENUM[native.binary_query_encoding]),
-            )
+        return qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=self._quantized_memory(native))
+
+    def _binary_quantization(self, native: NativeQuantization) -> Any:
+        qe = self._qe
+        return qe.BinaryQuantizationConfig(
+            memory=self._quantized_memory(native),
+            encoding=getattr(qe.BinaryQuantizationEncoding, _EDGE_ENUM[native.binary_encoding]),
+            query_encoding=getattr(qe.BinaryQuantizationQueryEncoding, _EDGE_ENUM[native.binary_query_encoding]),
+        )
+
+    def _product_quantization(self, native: NativeQuantization) -> Any:
+        qe = self._qe
         ratio = getattr(qe.CompressionRatio, f"X{native.compression}")
-        return qe.ProductQuantizationConfig(compression=ratio, memory=memory)
+        return qe.ProductQuantizationConfig(compression=ratio, memory=self._quantized_memory(native))
+
+    def _quantized_memory(self, native: NativeQuantization) -> Any:
+        return self._qe.Memory.Pinned if native.always_ram else None
 
     def _create_payload_indexes(self) -> None:
         if not self.payload_indexes or self.read_only:
@@ -265,19 +264,14 @@ class QdrantEdgeIndex(QdrantIndexBase):
         shard.close()
 
     # ---- data -------------------------------------------------------------------------------
-    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
-        qids, stored = self._qdrant_points(ids, payloads)
+    def _point(self, qid: int | str, vector: list[float], payload: dict[str, Any]) -> Any:
+        return self._qe.Point(qid, vector, payload)
+
+    def _write_points(self, points: list[Any]) -> None:
         shard = self._ensure_shard()
-        qe = self._qe
-        points = []
-        for i, (qid, vec, payload) in enumerate(zip(qids, vectors.tolist(), stored)):
-            try:
-                points.append(qe.Point(qid, vec, payload))
-            except Exception as exc:  # e.g. a payload value that is not JSON
-                raise ValueError(f"point at position {i} (id {ids[i]!r}) cannot be stored: {exc}") from exc
         with self._lock:
             for chunk in batched(points, UPDATE_BATCH):
-                shard.update(qe.UpdateOperation.upsert_points(list(chunk)))
+                shard.update(self._qe.UpdateOperation.upsert_points(list(chunk)))
                 self._written = True
                 self._unoptimized += len(chunk)
 
@@ -304,16 +298,6 @@ class QdrantEdgeIndex(QdrantIndexBase):
         else:
             rows = self._shard.query_batch(qe.QueryBatchRequest(requests))
         return [[self._hit(p.id, p.score, p.payload) for p in row] for row in rows]
-
-    def _search_params(self) -> Any:
-        qe = self._qe
-        native = self.native_quantization()
-        quant = None
-        if native is not None:
-            quant = qe.QuantizationSearchParams(rescore=native.rescore, oversampling=native.oversampling)
-        if self.search_ef is None and not self.exact and quant is None:
-            return None
-        return qe.SearchParams(hnsw_ef=self.search_ef, exact=self.exact, quantization=quant)
 
     def _vocabulary(self) -> FilterVocabulary:
         qe = self._qe

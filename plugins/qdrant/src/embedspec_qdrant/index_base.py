@@ -1,4 +1,7 @@
-"""What the ``qdrant-edge`` and ``qdrant`` indexes share: parameters, native quantization, hits."""
+"""What the ``qdrant-edge`` and ``qdrant`` indexes share: parameters, native quantization, search
+parameters, the conversion of points, hits. Each index maps the shared decisions onto its library's
+classes (``_types``, ``_point``, ``_scalar_quantization``...) and writes points its own way
+(``_write_points``: batched shard updates, or qdrant-client's parallel uploader with retries)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from embedspec.base import BaseIndex, Quantizer
 from embedspec.errors import EmbedspecError
 from embedspec.protocols import Hit, PointId
 
+from .config import QdrantCommonConfig
 from .point_ids import from_qdrant, to_qdrant_id, to_qdrant_payload
 
 COMPRESSION_RATIOS = (4, 8, 16, 32, 64)
@@ -40,41 +44,15 @@ def closest_compression(dim: int, subspaces: int) -> int:
 class QdrantIndexBase(BaseIndex):
     """Parameters and conversions shared by both Qdrant indexes (see ``QdrantCommonConfig``)."""
 
-    def __init__(
-        self,
-        *,
-        metric: str = "cosine",
-        dim: int | None = None,
-        hnsw_m: int = 16,
-        hnsw_ef_construct: int = 100,
-        search_ef: int | None = None,
-        exact: bool = False,
-        on_disk: bool = False,
-        payload_indexes: Mapping[str, str] | None = None,
-        quantization: str | None = None,
-        quantization_compression: int = 16,
-        quantization_rescore: bool = True,
-        quantization_oversampling: float | None = None,
-        quantization_always_ram: bool = True,
-        binary_encoding: str = "one_bit",
-        binary_query_encoding: str = "default",
-    ) -> None:
-        self.metric = metric  # type: ignore[assignment]
-        self.dim = dim
-        self.hnsw_m = hnsw_m
-        self.hnsw_ef_construct = hnsw_ef_construct
-        self.search_ef = search_ef
-        self.exact = exact
-        self.on_disk = on_disk
-        self.payload_indexes = dict(payload_indexes or {})
-        self.quantization = quantization
-        self.quantization_compression = quantization_compression
-        self.quantization_rescore = quantization_rescore
-        self.quantization_oversampling = quantization_oversampling
-        self.quantization_always_ram = quantization_always_ram
-        self.binary_encoding = binary_encoding
-        self.binary_query_encoding = binary_query_encoding
+    Config = QdrantCommonConfig
+
+    def _init_runtime(self) -> None:
         self._quantizer: Quantizer | None = None
+
+    def _types(self) -> Any:
+        """The module of the library's model classes (``qdrant_edge``, ``qdrant_client.models``); set
+        by warm-up."""
+        raise NotImplementedError
 
     # ---- quantization ------------------------------------------------------------------------
     def use_quantizer(self, quantizer: Quantizer) -> bool:
@@ -121,6 +99,58 @@ class QdrantIndexBase(BaseIndex):
             self.binary_encoding,
             self.binary_query_encoding,
         )
+
+    def _quantization_config(self) -> Any:
+        """The library's quantization config of ``native_quantization()``, or None without one."""
+        native = self.native_quantization()
+        if native is None:
+            return None
+        if native.kind == "scalar":
+            return self._scalar_quantization(native)
+        if native.kind == "binary":
+            return self._binary_quantization(native)
+        return self._product_quantization(native)
+
+    def _scalar_quantization(self, native: NativeQuantization) -> Any:
+        raise NotImplementedError
+
+    def _binary_quantization(self, native: NativeQuantization) -> Any:
+        raise NotImplementedError
+
+    def _product_quantization(self, native: NativeQuantization) -> Any:
+        raise NotImplementedError
+
+    def _search_params(self) -> Any:
+        """HNSW ``ef``, exact search and quantized rescoring for a query; None keeps Qdrant's defaults."""
+        types = self._types()
+        native = self.native_quantization()
+        quant = None
+        if native is not None:
+            quant = types.QuantizationSearchParams(rescore=native.rescore, oversampling=native.oversampling)
+        if self.search_ef is None and not self.exact and quant is None:
+            return None
+        return types.SearchParams(hnsw_ef=self.search_ef, exact=self.exact, quantization=quant)
+
+    # ---- writes -----------------------------------------------------------------------------
+    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        """Convert every point first (an id, payload or value the library refuses is reported with its
+        position before anything is written), then write them."""
+        qids, stored = self._qdrant_points(ids, payloads)
+        points = []
+        for i, (qid, vec, payload) in enumerate(zip(qids, vectors.tolist(), stored)):
+            try:
+                points.append(self._point(qid, vec, payload))
+            except Exception as exc:  # e.g. a payload value that is not JSON
+                raise ValueError(f"point at position {i} (id {ids[i]!r}) cannot be stored: {exc}") from exc
+        self._write_points(points)
+
+    def _point(self, qid: int | str, vector: list[float], payload: dict[str, Any]) -> Any:
+        """One point as the library's class."""
+        raise NotImplementedError
+
+    def _write_points(self, points: list[Any]) -> None:
+        """Create the store if needed and write ``points`` (the library's objects)."""
+        raise NotImplementedError
 
     # ---- conversions ------------------------------------------------------------------------
     @staticmethod

@@ -10,8 +10,7 @@ from embedspec.hookspecs import hookimpl
 @hookimpl
 def register_indexes(register: Any) -> None:
     from .client import QdrantIndex
-    from .config import QdrantEdgeIndexConfig, QdrantIndexConfig
     from .edge import QdrantEdgeIndex
 
-    register("qdrant-edge", QdrantEdgeIndex, QdrantEdgeIndexConfig)
-    register("qdrant", QdrantIndex, QdrantIndexConfig)
+    register("qdrant-edge", QdrantEdgeIndex)  # the config model is the class's Config
+    register("qdrant", QdrantIndex)

@@ -28,45 +28,12 @@ _HEAD = ("w1", "b1", "w2", "b2")
 class RecordEmbeddingEncoder(BaseEncoder):
     """Shared implementation; subclasses set ``layout_kind``."""
 
+    Config = RecordEncoderConfig
     requires_fit: ClassVar[bool] = True
     modalities = frozenset({"record"})
     layout_kind: ClassVar[str] = "unified"
 
-    def __init__(
-        self,
-        features: Mapping[str, FeatureConfig | Mapping[str, Any]],
-        rows: int = 4096,
-        chunk_dim: int = 8,
-        seed: int = 0,
-        head: str = "mlp",
-        hidden: int = 32,
-        optimizer: str = "adam",
-        learning_rate: float = 0.01,
-        l2: float = 1e-6,
-        init_scale: float = 0.05,
-        epochs: int = 20,
-        patience: int = 3,
-        validation_fraction: float = 0.1,
-        batch_size: int = 512,
-        output_features: Sequence[str] | None = None,
-        state: str | None = None,
-    ) -> None:
-        self.features = features
-        self.rows = rows
-        self.chunk_dim = chunk_dim
-        self.seed = seed
-        self.head = head
-        self.hidden = hidden
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.l2 = l2
-        self.init_scale = init_scale
-        self.epochs = epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.batch_size = batch_size
-        self.output_features = output_features
-        self.state = state
+    def _init_runtime(self) -> None:
         self._fingerprints: dict[Any, int] = {}
 
     # ---- configuration ---------------------------------------------------------------------

@@ -9,9 +9,9 @@ from embedspec.hookspecs import hookimpl
 
 @hookimpl
 def register_encoders(register: Any) -> None:
-    from .config import RecordEncoderConfig
     from .encoder import HashingTrickEncoder, PerFeatureEmbeddingEncoder, UnifiedEmbeddingEncoder
 
-    register("unified-embedding", UnifiedEmbeddingEncoder, RecordEncoderConfig)
-    register("per-feature-embedding", PerFeatureEmbeddingEncoder, RecordEncoderConfig)
-    register("hashing-trick", HashingTrickEncoder, RecordEncoderConfig)
+    # the config model is each class's Config (RecordEncoderConfig)
+    register("unified-embedding", UnifiedEmbeddingEncoder)
+    register("per-feature-embedding", PerFeatureEmbeddingEncoder)
+    register("hashing-trick", HashingTrickEncoder)

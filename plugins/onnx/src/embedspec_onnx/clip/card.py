@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from ..card import ModelCard
+from ..common.card import ModelCard
 from .preprocess import ImagePreprocessing
 
 CLIP_FILES = {

@@ -22,22 +22,20 @@ from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig, PathField
 from pydantic import Field
 
-from ..card import ModelDirectoryError, local_directory
-from ..hub import cached, download, parse_hf
-from ..runtime import applied_device, check_graph, check_output_dim, create_session, physical_cores, run
-from ..tokenization import Batch, TextTokenizer
+from ..common.card import MODEL_AS_TEXT, ModelDirectoryError, local_directory
+from ..common.hub import HF_SCHEME, cached, download, parse_hf
+from ..common.runtime import applied_device, check_graph, check_output_dim, create_session, physical_cores, run
+from ..common.tokenization import Batch, TextTokenizer
 from .card import CLIP_FILES, ClipModelCard
 from .images import (
     DEFAULT_MAX_PIXELS,
     SUPPORTED,
-    HighBitDepth,
     ImageInputError,
     check_array,
     decode_images,
     modality_of,
 )
 
-HF_SCHEME = "hf://"
 _HUB_PATTERNS = ["embedspec.json", *CLIP_FILES.values()]
 #: Inputs the text tower may take (``tokenization.Batch.feed``).
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
@@ -59,29 +57,16 @@ class OnnxClipConfig(ComponentConfig):
         "scale", description="16-bit grey images: scale to 8 bits, or clip at 255 as transformers does"
     )
 
+    _model_text = MODEL_AS_TEXT  # a Path object is taken as its text
+
 
 class OnnxClipEncoder(BaseEncoder):
     """CLIP-style two-tower encoder: ``encode(items)`` -> ``(n, dim) float32``, texts and images mixed."""
 
+    Config = OnnxClipConfig
     modalities = frozenset({"text", "image"})
 
-    def __init__(
-        self,
-        model: str,
-        normalize: bool = True,
-        device: str = "auto",
-        threads: int | None = None,
-        batch_size: int = 32,
-        max_image_pixels: int | None = DEFAULT_MAX_PIXELS,
-        high_bit_depth: HighBitDepth = "scale",
-    ) -> None:
-        self.model = str(model)
-        self.normalize = normalize
-        self.device = device
-        self.threads = threads
-        self.batch_size = batch_size
-        self.max_image_pixels = max_image_pixels
-        self.high_bit_depth = high_bit_depth
+    def _init_runtime(self) -> None:
         self._resolved: tuple[Path, ClipModelCard] | None = None
         self._sessions: dict[str, Any] = {}
 

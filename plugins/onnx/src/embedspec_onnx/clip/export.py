@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from embedspec.errors import EmbedspecError
 
-from ..card import ExportInfo
-from ..runtime import require
+from ..common.card import ExportInfo, ExportVerificationError
+from ..common.runtime import require
 from .card import TEMPLATES, ClipModelCard
 from .preprocess import ImagePreprocessing
 
@@ -39,10 +39,6 @@ SAMPLE_TEXTS = (
     "   leading and trailing spaces   ",
     " ".join(["a very long caption that goes on and on past the maximum length"] * 12),
 )
-
-
-class ExportVerificationError(EmbedspecError, RuntimeError):
-    """The exported graphs disagree with the transformers forward pass; nothing was written."""
 
 
 def export_clip(
@@ -89,7 +85,8 @@ def export_clip(
         if not diff <= atol:
             raise ExportVerificationError(
                 f"exported {src} differs from the transformers forward pass by {diff:.3g} (max abs, "
-                f"tolerance {atol:g}); nothing was written to {out}"
+                f"tolerance {atol:g}); nothing was written to {out}",
+                max_abs_diff=diff,
             )
         card = card.replace(
             export=ExportInfo(source=str(src), exporter="optimum", opset=used_opset, verified_max_abs_diff=diff)

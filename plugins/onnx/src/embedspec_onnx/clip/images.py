@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from embedspec.errors import EmbedspecError
 
-from ..runtime import require
+from ..common.runtime import require
 
 #: Pillow's own default ``Image.MAX_IMAGE_PIXELS`` (about 89.5 megapixels).
 DEFAULT_MAX_PIXELS = 89_478_485

@@ -1,6 +1,6 @@
 """Export a Hugging Face checkpoint to a verified model directory (optimum's ONNX exporter).
 
-    from embedspec_onnx.export import export_model, ensure_minilm
+    from embedspec_onnx.text.export import export_model, ensure_minilm
     card = export_model("BAAI/bge-small-en-v1.5", "models/bge-small", quantize="int8")
     path = ensure_minilm("models/all-MiniLM-L6-v2")     # the MiniLM wheel, fp32 + int8, once
 
@@ -17,22 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from embedspec.errors import EmbedspecError
-
-from .card import CARD_FILE, ExportInfo, ModelCard, ModelDirectoryError
+from ..common.card import CARD_FILE, ExportInfo, ExportVerificationError, ModelCard, ModelDirectoryError
+from ..common.quantization import compare_int8
+from ..common.runtime import require
 from .catalogue import find_entry, get_family, guess_family
-from .export_checks import SAMPLE_TEXTS, compare_int8, reference_vectors
-from .runtime import require
+from .reference import SAMPLE_TEXTS, reference_vectors
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-class ExportVerificationError(EmbedspecError, RuntimeError):
-    """The exported graph does not reproduce the source model; nothing was written."""
-
-    def __init__(self, message: str, max_abs_diff: float) -> None:
-        super().__init__(message)
-        self.max_abs_diff = max_abs_diff
 
 
 def export_model(
@@ -54,14 +45,14 @@ def export_model(
 ) -> ModelCard:
     """Export ``src`` (local checkpoint or hub id) to model directory ``out``; return its card.
 
-    ``quantize="int8"`` adds ``model_int8.onnx`` made with ``int8_method`` (see ``quantization.py``),
+    ``quantize="int8"`` adds ``model_int8.onnx`` made with ``int8_method`` (see ``common/quantization.py``),
     kept only if its mean cosine to fp32 on the sample texts (short, empty and whitespace-only texts
     included: harder than real documents) is >= ``int8_min_mean_cosine``. ``optimize`` ("O1"/"O2")
     runs optimum's ONNX Runtime graph optimizations at export. ``fp16`` adds ``model_fp16.onnx``.
     """
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be None or 'int8', not {quantize!r}")
-    from .quantization import INT8_METHODS
+    from ..common.quantization import INT8_METHODS
 
     if int8_method not in INT8_METHODS:
         raise ValueError(f"int8_method must be one of {', '.join(INT8_METHODS)}, not {int8_method!r}")
@@ -98,7 +89,7 @@ def export_model(
         info: dict[str, Any] = {"source": src_str, "exporter": _exporter_version(), "optimize": optimize,
                                 "verified_max_abs_diff": diff}
         if quantize == "int8":
-            from .quantization import quantize_int8
+            from ..common.quantization import quantize_int8
 
             quantize_int8(tmp / "model.onnx", tmp / "model_int8.onnx", int8_method)
             files["model_int8"] = "model_int8.onnx"
@@ -113,7 +104,7 @@ def export_model(
             info.update(int8_method=INT8_METHODS[int8_method], int8_mean_cosine=round(mean_cos, 5),
                         int8_min_cosine=round(min_cos, 5))
         if fp16:
-            from .quantization import convert_fp16
+            from ..common.quantization import convert_fp16
 
             convert_fp16(tmp / "model.onnx", tmp / "model_fp16.onnx")
             files["model_fp16"] = "model_fp16.onnx"
@@ -190,7 +181,7 @@ def minilm_checkpoint() -> Path:
 def _encode(directory: Path, texts: list[str], precision: str) -> Any:
     from .encoder import OnnxTextEncoder
 
-    return OnnxTextEncoder(str(directory), device="cpu", precision=precision).encode(texts)  # type: ignore[arg-type]
+    return OnnxTextEncoder(model=str(directory), device="cpu", precision=precision).encode(texts)  # type: ignore[arg-type]
 
 
 def _sentence_transformers_settings(local: Path) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def filled(tmp_path_factory):
     ids = [i if i % 3 else f"s{i}" for i in range(N)]
     payloads = [_payload(i) for i in range(N)]
     edge = QdrantEdgeIndex(
-        str(tmp_path_factory.mktemp("edge") / "shard"),
+        path=str(tmp_path_factory.mktemp("edge") / "shard"),
         payload_indexes={"lang": "keyword", "flag": "bool", "year": "integer", "score": "float"},
     )
     local = QdrantIndex(location=":memory:")
@@ -91,7 +91,7 @@ def test_payload_indexes_are_created(filled):
 
 @pytest.mark.parametrize("kind", ["edge", "local"])
 def test_ids_round_trip_and_stay_distinct(tmp_path, kind):
-    index = QdrantEdgeIndex(str(tmp_path / "s")) if kind == "edge" else QdrantIndex(location=":memory:")
+    index = QdrantEdgeIndex(path=str(tmp_path / "s")) if kind == "edge" else QdrantIndex(location=":memory:")
     ids = [5, "5", -5, 2**64, "ünï-cødé id", str(uuid.uuid4()), 0]
     vecs = np.eye(len(ids), 8, dtype=np.float32) + 0.01
     index.upsert(ids, vecs, [{"n": i} for i in range(len(ids))])
@@ -122,7 +122,7 @@ class _FakeQuantizer(Quantizer):
 
 
 def test_use_quantizer_maps_to_native_quantization(tmp_path):
-    index = QdrantEdgeIndex(str(tmp_path / "s"), dim=384)
+    index = QdrantEdgeIndex(path=str(tmp_path / "s"), dim=384)
     assert index.use_quantizer(_FakeQuantizer("binary", oversampling=3.0)) is True
     native = index.native_quantization()
     assert (native.kind, native.rescore, native.oversampling) == ("binary", True, 3.0)
@@ -134,7 +134,7 @@ def test_use_quantizer_maps_to_native_quantization(tmp_path):
     assert index.native_quantization().oversampling is None
     with pytest.raises(EmbedspecError, match="no native form"):
         index.use_quantizer(_FakeQuantizer("muvera"))
-    conflicting = QdrantEdgeIndex(str(tmp_path / "t"), quantization="scalar")
+    conflicting = QdrantEdgeIndex(path=str(tmp_path / "t"), quantization="scalar")
     with pytest.raises(EmbedspecError, match="sets quantization='scalar' but the chain ends with a 'binary'"):
         conflicting.use_quantizer(_FakeQuantizer("binary"))
 
@@ -144,7 +144,7 @@ def test_native_quantization_builds_and_searches(tmp_path, kind):
     rng = np.random.default_rng(11)
     centers = rng.standard_normal((20, 64)).astype(np.float32)
     vecs = centers[rng.integers(0, 20, 3000)] + 0.3 * rng.standard_normal((3000, 64)).astype(np.float32)
-    index = QdrantEdgeIndex(str(tmp_path / "s"), indexing_threshold_kb=100)
+    index = QdrantEdgeIndex(path=str(tmp_path / "s"), indexing_threshold_kb=100)
     index.use_quantizer(_FakeQuantizer(kind, oversampling=10.0, m=16))  # 64-bit codes need a wide net
     index.upsert(list(range(3000)), vecs)
     assert index.optimize() is True

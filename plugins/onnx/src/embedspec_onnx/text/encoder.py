@@ -19,11 +19,21 @@ from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig, PathField
 from pydantic import Field
 
-from .card import CARD_FILE, MAX_LENGTH, ModelCard, ModelDirectoryError, Pooling, Precision, local_directory
-from .hub import HF_SCHEME, cached, card_for_snapshot, parse_hf, resolve
+from ..common.card import (
+    CARD_FILE,
+    MAX_LENGTH,
+    MODEL_AS_TEXT,
+    ModelCard,
+    ModelDirectoryError,
+    Pooling,
+    Precision,
+    local_directory,
+)
+from ..common.hub import HF_SCHEME, cached, parse_hf
+from ..common.runtime import applied_device, check_graph, check_output_dim, create_session, run
+from ..common.tokenization import Batch, TextTokenizer
 from .pooling import pool
-from .runtime import applied_device, check_graph, check_output_dim, create_session, run
-from .tokenization import Batch, TextTokenizer
+from .resolve import HUB_PATTERNS, card_for_snapshot, resolve
 
 #: Inputs the encoder can feed (``tokenization.Batch.feed``); ``input_ids`` is required.
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
@@ -47,6 +57,8 @@ class OnnxTextEncoderConfig(ComponentConfig):
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
     batch_size: int = Field(32, gt=0, le=65_536)
 
+    _model_text = MODEL_AS_TEXT  # a Path object is taken as its text
+
 
 class OnnxTextEncoder(BaseEncoder):
     """ONNX text encoder: length-sorted, dynamically padded batches; pooling per the model card.
@@ -54,35 +66,10 @@ class OnnxTextEncoder(BaseEncoder):
     ``encode(texts, role=...)`` -> ``(n, dim) float32`` (L2-normalized when ``normalize``).
     """
 
+    Config = OnnxTextEncoderConfig
     modalities = frozenset({"text"})
 
-    def __init__(
-        self,
-        model: str,
-        pooling: Pooling | None = None,
-        normalize: bool | None = None,
-        query_prompt: str | None = None,
-        document_prompt: str | None = None,
-        max_length: int | None = None,
-        padding_side: Literal["left", "right"] | None = None,
-        dim: int | None = None,
-        device: str = "auto",
-        precision: Precision = "fp32",
-        threads: int | None = None,
-        batch_size: int = 32,
-    ) -> None:
-        self.model = str(model)
-        self.pooling = pooling
-        self.normalize = normalize
-        self.query_prompt = query_prompt
-        self.document_prompt = document_prompt
-        self.max_length = max_length
-        self.padding_side = padding_side
-        self.dim = dim
-        self.device = device
-        self.precision = precision
-        self.threads = threads
-        self.batch_size = batch_size
+    def _init_runtime(self) -> None:
         self._card: ModelCard | None = None
         self._model_dir: Path | None = None
 
@@ -138,7 +125,7 @@ class OnnxTextEncoder(BaseEncoder):
         """
         if self.model.startswith(HF_SCHEME):
             repo, _ = parse_hf(self.model)
-            directory = cached(self.model) if deep else None
+            directory = cached(self.model, HUB_PATTERNS) if deep else None
             if directory is None:
                 return
             card = self._with_overrides(card_for_snapshot(directory, repo))

@@ -38,7 +38,7 @@ def test_close_and_reopen_keeps_count_and_results(tmp_path, kind):
 
     def make():
         if kind == "edge":
-            return QdrantEdgeIndex(str(tmp_path / "shard"), indexing_threshold_kb=10)
+            return QdrantEdgeIndex(path=str(tmp_path / "shard"), indexing_threshold_kb=10)
         return QdrantIndex(path=str(tmp_path / "local"))
 
     index = make()
@@ -62,7 +62,7 @@ WRITER = textwrap.dedent(
     """
     import sys, numpy as np
     from embedspec_qdrant.edge import QdrantEdgeIndex
-    index = QdrantEdgeIndex(sys.argv[1], dim=32, indexing_threshold_kb=50)
+    index = QdrantEdgeIndex(path=sys.argv[1], dim=32, indexing_threshold_kb=50)
     batch = 0
     while True:
         vecs = np.random.default_rng(batch).standard_normal((250, 32)).astype(np.float32)
@@ -102,7 +102,7 @@ def test_sigkill_during_ingestion_keeps_every_acknowledged_point(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert acked >= 6000, "the writer did not get far enough before the deadline"
 
-    index = QdrantEdgeIndex(path, exact=True)
+    index = QdrantEdgeIndex(path=path, exact=True)
     assert index.count() >= acked
     n_batches = acked // 250
     for batch in range(n_batches):
@@ -114,7 +114,7 @@ def test_sigkill_during_ingestion_keeps_every_acknowledged_point(tmp_path):
     # the recovered shard takes new writes and searches with HNSW
     index.upsert(["after-crash"], np.ones((1, 32), dtype=np.float32))
     index.close()
-    hnsw = QdrantEdgeIndex(path)
+    hnsw = QdrantEdgeIndex(path=path)
     assert hnsw.count() >= acked + 1
     assert hnsw.search(np.ones((1, 32), dtype=np.float32), k=1)[0][0].id == "after-crash"
     hnsw.close()
@@ -123,7 +123,7 @@ def test_sigkill_during_ingestion_keeps_every_acknowledged_point(tmp_path):
 @pytest.mark.slow
 def test_readers_during_writes_see_whole_points(tmp_path):
     """Every hit's payload carries its vector: a score that disagrees with it is a partial point."""
-    index = QdrantEdgeIndex(str(tmp_path / "shard"), dim=8, indexing_threshold_kb=20, optimize_after=3000)
+    index = QdrantEdgeIndex(path=str(tmp_path / "shard"), dim=8, indexing_threshold_kb=20, optimize_after=3000)
     rng = np.random.default_rng(7)
     index.upsert(list(range(500)), _unit(rng, 500, 8), [{"vec": [0.0] * 8, "v": -1}] * 500)
     index.upsert(list(range(500)), v := _unit(rng, 500, 8), [{"vec": r.tolist(), "v": 0} for r in v])
@@ -167,7 +167,7 @@ def test_readers_during_writes_see_whole_points(tmp_path):
 @pytest.mark.parametrize("kind", ["edge", "memory"])
 def test_rejected_upserts_write_nothing(tmp_path, kind):
     index = (
-        QdrantEdgeIndex(str(tmp_path / "shard"), dim=4) if kind == "edge" else QdrantIndex(location=":memory:", dim=4)
+        QdrantEdgeIndex(path=str(tmp_path / "shard"), dim=4) if kind == "edge" else QdrantIndex(location=":memory:", dim=4)
     )
     index.upsert(["a", "b"], np.eye(2, 4, dtype=np.float32))
     with pytest.raises(DimensionMismatchError, match="dimension 5, expected 4"):
@@ -187,22 +187,22 @@ def test_rejected_upserts_write_nothing(tmp_path, kind):
 
 def test_existing_shard_fixes_the_dimension(tmp_path):
     path = str(tmp_path / "shard")
-    index = QdrantEdgeIndex(path)
+    index = QdrantEdgeIndex(path=path)
     index.bind_dim(6)
     assert not os.path.exists(path), "the shard is created on first use, not at bind time"
     index.upsert([1], np.ones((1, 6), dtype=np.float32))
     index.close()
     with pytest.raises(DimensionMismatchError, match="holds vectors of dimension 6, the chain produces 7"):
-        QdrantEdgeIndex(path).bind_dim(7)
+        QdrantEdgeIndex(path=path).bind_dim(7)
     with pytest.raises(DimensionMismatchError, match="dimension 6, not 5"):
-        QdrantEdgeIndex(path, dim=5).count()
-    again = QdrantEdgeIndex(path)  # no dim given: the stored one applies to input checks
+        QdrantEdgeIndex(path=path, dim=5).count()
+    again = QdrantEdgeIndex(path=path)  # no dim given: the stored one applies to input checks
     with pytest.raises(DimensionMismatchError, match="dimension 3, expected 6"):
         again.upsert([2], np.ones((1, 3), dtype=np.float32))
     assert again.count() == 1
     again.close()
     with pytest.raises(Exception, match="distance Cosine, but metric is 'dot'"):
-        QdrantEdgeIndex(path, metric="dot").count()
+        QdrantEdgeIndex(path=path, metric="dot").count()
 
 
 def test_deleted_never_returned_and_upsert_replaces_across_optimize_and_reopen(tmp_path):
@@ -210,7 +210,7 @@ def test_deleted_never_returned_and_upsert_replaces_across_optimize_and_reopen(t
     rng = np.random.default_rng(3)
     vecs = _unit(rng, 2000, 16)
     ids = _ids(2000)
-    index = QdrantEdgeIndex(path, indexing_threshold_kb=10)
+    index = QdrantEdgeIndex(path=path, indexing_threshold_kb=10)
     index.upsert(ids, vecs, [{"i": i} for i in range(2000)])
     deleted = ids[:300]
     index.delete(deleted)
@@ -222,7 +222,7 @@ def test_deleted_never_returned_and_upsert_replaces_across_optimize_and_reopen(t
             index.optimize()
         if stage == "after reopen":
             index.close()
-            index = QdrantEdgeIndex(path)
+            index = QdrantEdgeIndex(path=path)
         rows = index.search(vecs[:400], k=20)
         returned = {h.id for row in rows for h in row}
         assert not returned & set(deleted), stage
@@ -249,10 +249,10 @@ def test_qdrant_local_collection_fixes_dimension_and_metric(tmp_path):
 
 def test_concurrent_first_use_opens_the_shard_once(tmp_path):
     path = str(tmp_path / "shard")
-    first = QdrantEdgeIndex(path, dim=4)
+    first = QdrantEdgeIndex(path=path, dim=4)
     first.upsert([1, 2], np.eye(2, 4, dtype=np.float32))
     first.close()
-    index = QdrantEdgeIndex(path)
+    index = QdrantEdgeIndex(path=path)
     errors: list[str] = []
 
     def use() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .card import Pooling
+from ..common.card import Pooling
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, pooling: Pooling) -> np.ndarray:

@@ -34,7 +34,7 @@ def varied_texts() -> list[str]:
 
 @pytest.fixture(scope="module")
 def encoder(minilm_dir: Path) -> OnnxTextEncoder:
-    return OnnxTextEncoder(str(minilm_dir), device="cpu")
+    return OnnxTextEncoder(model=str(minilm_dir), device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_order_preserved_across_batch_sizes(encoder: OnnxTextEncoder, texts: lis
 
 
 def test_prompts_are_applied_per_role(minilm_dir: Path, encoder: OnnxTextEncoder) -> None:
-    e5_style = OnnxTextEncoder(str(minilm_dir), device="cpu", query_prompt="query: ", document_prompt="passage: ")
+    e5_style = OnnxTextEncoder(model=str(minilm_dir), device="cpu", query_prompt="query: ", document_prompt="passage: ")
     text = ["vitamin d and bone fractures"]
     assert np.allclose(e5_style.encode(text, role="query"), encoder.encode(["query: " + text[0]]), atol=1e-6)
     assert np.allclose(e5_style.encode(text, role="document"), encoder.encode(["passage: " + text[0]]), atol=1e-6)
@@ -90,13 +90,13 @@ def test_prompts_are_applied_per_role(minilm_dir: Path, encoder: OnnxTextEncoder
 
 
 def test_truncation_at_max_length(minilm_dir: Path) -> None:
-    short = OnnxTextEncoder(str(minilm_dir), device="cpu", max_length=16)
+    short = OnnxTextEncoder(model=str(minilm_dir), device="cpu", max_length=16)
     words = " ".join(f"word{i}" for i in range(100))
     assert short.count_tokens([words]) == 16
     a, b = short.encode([words, words + " and a different ending that is cut off"])
     assert np.allclose(a, b, atol=1e-6)
     # the default max_length (256, from sentence_bert_config.json) sees the whole 100 words
-    full = OnnxTextEncoder(str(minilm_dir), device="cpu")
+    full = OnnxTextEncoder(model=str(minilm_dir), device="cpu")
     assert full.count_tokens([words]) > 16
     assert not np.allclose(full.encode([words])[0], a, atol=1e-3)
 
@@ -108,7 +108,7 @@ def test_conformance(encoder: OnnxTextEncoder, fresh_plugins: None) -> None:
 
 def test_int8_keeps_quality_on_varied_short_texts(minilm_dir: Path, encoder: OnnxTextEncoder,
                                                   texts: list[str]) -> None:
-    int8 = OnnxTextEncoder(str(minilm_dir), device="cpu", precision="int8")
+    int8 = OnnxTextEncoder(model=str(minilm_dir), device="cpu", precision="int8")
     cosines = (encoder.encode(texts) * int8.encode(texts)).sum(axis=1)
     assert cosines.mean() >= 0.985, cosines.mean()
     assert cosines.min() >= 0.95, cosines.min()
@@ -120,25 +120,25 @@ def test_int8_keeps_quality_on_scifact(minilm_dir: Path, encoder: OnnxTextEncode
 
     lines = (shared_data / "scifact" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()[:200]
     docs = [(d["title"] + " " + d["text"]).strip() for d in map(json.loads, lines)]
-    int8 = OnnxTextEncoder(str(minilm_dir), device="cpu", precision="int8")
+    int8 = OnnxTextEncoder(model=str(minilm_dir), device="cpu", precision="int8")
     cosines = (encoder.encode(docs) * int8.encode(docs)).sum(axis=1)
     assert cosines.mean() >= 0.99, cosines.mean()
     assert cosines.min() >= 0.98, cosines.min()
 
 
 def test_matryoshka_dim_refused_for_a_model_without_it(minilm_dir: Path) -> None:
-    enc = OnnxTextEncoder(str(minilm_dir), device="cpu", dim=128)
+    enc = OnnxTextEncoder(model=str(minilm_dir), device="cpu", dim=128)
     with pytest.raises(ValueError, match="declares no Matryoshka dims"):
         enc.encode(["x"])
 
 
 def test_cuda_requested_but_not_applied_is_an_error(minilm_dir: Path) -> None:
     import onnxruntime as ort
-    from embedspec_onnx.runtime import ProviderError
+    from embedspec_onnx.common.runtime import ProviderError
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
         pytest.skip("this machine has onnxruntime-gpu: see benchmarks/gpu_check.sh for the GPU path")
     with pytest.raises(ProviderError, match="CUDAExecutionProvider did not apply"):
-        OnnxTextEncoder(str(minilm_dir), device="cuda:0").encode(["x"])
-    auto = OnnxTextEncoder(str(minilm_dir), device="auto")
+        OnnxTextEncoder(model=str(minilm_dir), device="cuda:0").encode(["x"])
+    auto = OnnxTextEncoder(model=str(minilm_dir), device="auto")
     assert auto.applied_device == "cpu"

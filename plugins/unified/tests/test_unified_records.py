@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from embedspec.errors import EmbedspecError, NotFittedError
+from embedspec.errors import EmbedspecError, NotFittedError, SpecError
 from embedspec_unified import RecordError, RecordValueTypeError, UnifiedEmbeddingEncoder
 from embedspec_unified.config import FeatureConfig
 from embedspec_unified.records import parse_records
@@ -72,11 +72,10 @@ def test_errors_through_encode_use_global_positions(fitted_unified, dataset) -> 
 
 
 def test_invalid_config_is_reported_by_field() -> None:
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError, match="num_chunks"):
-        UnifiedEmbeddingEncoder(features={"user": {"num_chunks": 0}}).config()
-    with pytest.raises(ValidationError, match="at least one feature"):
-        UnifiedEmbeddingEncoder(features={}).config()
-    with pytest.raises(ValidationError, match="pooling"):
-        UnifiedEmbeddingEncoder(features={"t": {"multivalued": True, "pooling": "max"}}).config()
+    """The constructor validates its parameters (``Config``) and names the field at fault."""
+    with pytest.raises(SpecError, match=r"features\.user\.num_chunks: Input should be greater than or equal to 1"):
+        UnifiedEmbeddingEncoder(features={"user": {"num_chunks": 0}})
+    with pytest.raises(SpecError, match="features: .*at least one feature"):
+        UnifiedEmbeddingEncoder(features={})
+    with pytest.raises(SpecError, match=r"features\.t\.pooling"):
+        UnifiedEmbeddingEncoder(features={"t": {"multivalued": True, "pooling": "max"}})

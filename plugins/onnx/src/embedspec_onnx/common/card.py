@@ -21,11 +21,12 @@ repo's ``blobs/``). Problems raise ``ModelDirectoryError``, a ``ResourceError`` 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar, Literal
 
-from embedspec.errors import ResourceError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from embedspec.errors import EmbedspecError, ResourceError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CARD_FILE = "embedspec.json"
 FORMAT_VERSION = 1
@@ -49,6 +50,26 @@ class ModelDirectoryError(ResourceError):
 
     def __init__(self, message: str, field: str | None = "model") -> None:
         super().__init__(message, field=field)
+
+
+class ExportVerificationError(EmbedspecError, RuntimeError):
+    """An export's graphs do not reproduce the source model (text and CLIP exports); nothing was written.
+
+    ``max_abs_diff``: the largest absolute difference found (None when not measured).
+    """
+
+    def __init__(self, message: str, max_abs_diff: float | None = None) -> None:
+        super().__init__(message)
+        self.max_abs_diff = max_abs_diff
+
+
+def path_text(value: Any) -> Any:
+    """A ``model:`` value given as a path object, as its text."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+#: Before-validator of an encoder config's ``model`` field (``_model_text = MODEL_AS_TEXT``).
+MODEL_AS_TEXT = field_validator("model", mode="before")(path_text)
 
 
 def local_directory(model: str) -> Path:

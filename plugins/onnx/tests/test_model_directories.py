@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 import os
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -286,7 +286,7 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 def text_encoder(broken: Broken, case: Case) -> Any:
     from embedspec_onnx import OnnxTextEncoder
 
-    return OnnxTextEncoder(str(broken.directory), device="cpu", threads=1, **case.spec)
+    return OnnxTextEncoder(model=str(broken.directory), device="cpu", threads=1, **case.spec)
 
 
 def assert_located(text: str, case: Case, broken: Broken) -> None:
@@ -379,14 +379,14 @@ def test_intact_copy_and_inside_symlinks_pass(minilm_dir: Path, tmp_path: Path) 
     link.symlink_to(d)  # so is a model: path that is itself a symlink
     spec = write_spec(tmp_path / "spec.yaml", link)
     before = tree_state(tmp_path, minilm_dir)
-    enc = OnnxTextEncoder(str(link), device="cpu", threads=1)
+    enc = OnnxTextEncoder(model=str(link), device="cpu", threads=1)
     enc.check()
     enc.check(deep=True)
-    OnnxTextEncoder(str(link), device="cpu", precision="int8").check(deep=True)
+    OnnxTextEncoder(model=str(link), device="cpu", precision="int8").check(deep=True)
     with embedspec.build(spec) as pipeline:
         assert pipeline.dim == 384
     texts = ["a short text", "the quick brown fox jumps over the lazy dog " * 40]
-    reference = OnnxTextEncoder(str(minilm_dir), device="cpu", threads=1).encode(texts)
+    reference = OnnxTextEncoder(model=str(minilm_dir), device="cpu", threads=1).encode(texts)
     np.testing.assert_array_equal(enc.encode(texts), reference)
     assert tree_state(tmp_path, minilm_dir) == before
 
@@ -399,8 +399,8 @@ def test_matryoshka_dim_truncates_only_declared_models(minilm_dir: Path, tmp_pat
     link_copy(minilm_dir, d)
     edit_card(matryoshka_dims=[256, 128])(d, tmp_path)
     texts = ["matryoshka truncation keeps the leading dimensions", "x"]
-    full = OnnxTextEncoder(str(d), device="cpu", normalize=False).encode(texts)
-    enc = OnnxTextEncoder(str(d), device="cpu", dim=128)
+    full = OnnxTextEncoder(model=str(d), device="cpu", normalize=False).encode(texts)
+    enc = OnnxTextEncoder(model=str(d), device="cpu", dim=128)
     enc.check(deep=True)
     got = enc.encode(texts)
     assert got.shape == (2, 128)
@@ -468,22 +468,22 @@ def test_hf_models_are_checked_in_the_cache_only(minilm_dir: Path, tmp_path: Pat
         return real_download(**kwargs)
 
     monkeypatch.setattr(hub, "snapshot_download", no_network)
-    OnnxTextEncoder("hf://someone/minilm").check()  # light: the name only
-    OnnxTextEncoder("hf://someone/minilm").check(deep=True)  # not cached: nothing to check, nothing fetched
+    OnnxTextEncoder(model="hf://someone/minilm").check()  # light: the name only
+    OnnxTextEncoder(model="hf://someone/minilm").check(deep=True)  # not cached: nothing to check, nothing fetched
     assert not (tmp_path / "hub").exists() and all(c["local_files_only"] for c in calls)
     with pytest.raises(ModelDirectoryError, match=r"expected hf://ORG/NAME\[@REVISION\]") as err:
-        OnnxTextEncoder("hf://no-org").check()
+        OnnxTextEncoder(model="hf://no-org").check()
     assert err.value.field == "model"
 
     snapshot = fake_hub_cache(tmp_path / "hub", minilm_dir)
     before = tree_state(tmp_path / "hub")
-    OnnxTextEncoder("hf://someone/minilm", device="cpu").check(deep=True)  # symlinks into blobs/ are inside
-    enc = OnnxTextEncoder(str(snapshot), device="cpu")  # the snapshot folder as a local directory too
+    OnnxTextEncoder(model="hf://someone/minilm", device="cpu").check(deep=True)  # symlinks into blobs/ are inside
+    enc = OnnxTextEncoder(model=str(snapshot), device="cpu")  # the snapshot folder as a local directory too
     enc.check(deep=True)
     assert enc.encode(["hello"]).shape == (1, 384)
     edit_card(dim=10)(snapshot, tmp_path)
     with pytest.raises(ModelDirectoryError, match="has dimension 384, but embedspec.json says dim 10"):
-        OnnxTextEncoder("hf://someone/minilm", device="cpu").check(deep=True)
+        OnnxTextEncoder(model="hf://someone/minilm", device="cpu").check(deep=True)
     assert tree_state(tmp_path / "hub").keys() == before.keys()
 
 
@@ -526,14 +526,14 @@ def test_broken_clip_directory_is_refused(case: Case, tiny_clip_dir: Path, tmp_p
     broken = make_broken(case, tiny_clip_dir, tmp_path, encoder="onnx-clip")
     before = tree_state(*broken.roots)
     with pytest.raises(ModelDirectoryError, match=case.message) as deep:
-        OnnxClipEncoder(str(broken.directory), device="cpu").check(deep=True)
+        OnnxClipEncoder(model=str(broken.directory), device="cpu").check(deep=True)
     assert deep.value.field == "model"
     if case.level == "light":
         with pytest.raises(SpecError) as built:
             embedspec.build(broken.spec)
         assert_located(str(built.value), case, broken)
     else:
-        OnnxClipEncoder(str(broken.directory), device="cpu").check()
+        OnnxClipEncoder(model=str(broken.directory), device="cpu").check()
         with embedspec.build(broken.spec) as pipeline, pytest.raises(ModelDirectoryError, match=case.message):
             pipeline.encoder.encode(["a photo of a dog", np.zeros((32, 32, 3), dtype=np.uint8)])
     assert tree_state(*broken.roots) == before
@@ -542,7 +542,7 @@ def test_broken_clip_directory_is_refused(case: Case, tiny_clip_dir: Path, tmp_p
 def test_intact_clip_directory_passes(tiny_clip_dir: Path) -> None:
     from embedspec_onnx.clip.encoder import OnnxClipEncoder
 
-    OnnxClipEncoder(str(tiny_clip_dir), device="cpu").check(deep=True)
+    OnnxClipEncoder(model=str(tiny_clip_dir), device="cpu").check(deep=True)
 
 
 # ---- fuzz: any card content gives a card or a ModelDirectoryError --------------------------------

@@ -1,9 +1,9 @@
-"""Where a ``model:`` value points: a local model directory, or ``hf://ORG/NAME[@REVISION]``.
+"""Where an ``onnx-text`` ``model:`` value points: a local model directory, or ``hf://ORG/NAME[@REV]``.
 
-``hf://`` downloads a pre-exported ONNX graph and its tokenizer with ``huggingface_hub``. A repo
-that holds an ``embedspec.json`` is used as is; otherwise (e.g. ``sentence-transformers/...`` repos
-with ``onnx/model.onnx``) the card comes from the catalogue, or from ``config.json`` with the
-``generic`` family.
+``hf://`` downloads a pre-exported ONNX graph and its tokenizer (``common.hub``). A repo that holds
+an ``embedspec.json`` is used as is; otherwise (e.g. ``sentence-transformers/...`` repos with
+``onnx/model.onnx``) the card comes from the catalogue, or from ``config.json`` with the ``generic``
+family.
 """
 
 from __future__ import annotations
@@ -11,58 +11,25 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .card import CARD_FILE, ModelCard, ModelDirectoryError, local_directory
+from ..common.card import CARD_FILE, ModelCard, ModelDirectoryError, local_directory
+from ..common.hub import HF_SCHEME, download, parse_hf
 from .catalogue import find_entry, get_family, guess_family
-from .runtime import require
 
-HF_SCHEME = "hf://"
-_PATTERNS = [
+#: The files of a text model repo on the hub.
+HUB_PATTERNS = [
     CARD_FILE, "model.onnx", "model_int8.onnx", "model_fp16.onnx", "tokenizer.json", "config.json",
     "sentence_bert_config.json", "onnx/model.onnx", "onnx/tokenizer.json",
 ]
-
-
-def parse_hf(model: str) -> tuple[str, str | None]:
-    """``hf://ORG/NAME[@REVISION]`` -> (``ORG/NAME``, revision or None); checks the syntax only."""
-    repo, _, revision = model[len(HF_SCHEME):].partition("@")
-    org, _, name = repo.partition("/")
-    if not org or not name or "/" in name or ".." in repo or (revision == "" and "@" in model):
-        raise ModelDirectoryError(f"model {model!r}: expected hf://ORG/NAME[@REVISION]")
-    return repo, revision or None
 
 
 def resolve(model: str) -> tuple[Path, ModelCard]:
     """The model directory and its card for a ``model:`` value (``hf://`` downloads)."""
     if model.startswith(HF_SCHEME):
         repo, revision = parse_hf(model)
-        directory = download(repo, revision)
+        directory = download(repo, revision, HUB_PATTERNS)
         return directory, card_for_snapshot(directory, repo)
     path = local_directory(model)
     return path, ModelCard.read(path)
-
-
-def cached(model: str, patterns: list[str] | None = None) -> Path | None:
-    """The local cache's snapshot of an ``hf://`` model, or None when it is not cached; never downloads."""
-    repo, revision = parse_hf(model)
-    hub = require("huggingface_hub")
-    try:
-        return Path(hub.snapshot_download(repo_id=repo, revision=revision, allow_patterns=patterns or _PATTERNS,
-                                          local_files_only=True))
-    except Exception:  # noqa: BLE001 - not in the cache (LocalEntryNotFoundError...)
-        return None
-
-
-def download(repo: str, revision: str | None = None, patterns: list[str] | None = None) -> Path:
-    """Snapshot of the files the encoder needs; errors say when the hub is unreachable."""
-    hub = require("huggingface_hub")
-    try:
-        return Path(hub.snapshot_download(repo_id=repo, revision=revision, allow_patterns=patterns or _PATTERNS))
-    except Exception as exc:  # offline, unknown repo, auth...: one clear message
-        raise ModelDirectoryError(
-            f"cannot download hf://{repo} from the Hugging Face hub ({type(exc).__name__}: {exc}); "
-            "the machine may be offline (HF_HUB_OFFLINE) -- export the model locally with "
-            "`embedspec export` and point model: at the directory"
-        ) from exc
 
 
 def card_for_snapshot(directory: Path, repo: str) -> ModelCard:

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+from embedspec.base import l2_normalize
+
 from .runtime import require
 
 INT8_METHODS: dict[str, str] = {
@@ -86,3 +89,11 @@ def convert_fp16(src: Path, dst: Path) -> Path:
     model = onnx.load(str(src))
     onnx.save(float16.convert_float_to_float16(model, keep_io_types=True), str(dst))
     return dst
+
+
+def compare_int8(fp32: np.ndarray, int8: np.ndarray) -> tuple[float, float]:
+    """(mean, min) cosine between rows of two ``(n, d)`` arrays (an int8 graph's output against fp32's)."""
+    a = l2_normalize(np.asarray(fp32, dtype=np.float32))
+    b = l2_normalize(np.asarray(int8, dtype=np.float32))
+    cos = (a * b).sum(axis=1)
+    return float(cos.mean()), float(cos.min())

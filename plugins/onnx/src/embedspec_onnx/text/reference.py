@@ -1,4 +1,4 @@
-"""What an export is checked against: the source model's transformers forward pass, same pooling."""
+"""What a text export is checked against: the source model's transformers forward pass, same pooling."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from embedspec.base import l2_normalize
 
-from .card import ModelCard
+from ..common.card import ModelCard
+from ..common.runtime import require
 from .pooling import pool
-from .runtime import require
 
 #: Varied sample texts: short, long (past most max lengths), unicode, emoji, empty, whitespace.
 SAMPLE_TEXTS: list[str] = [
@@ -60,11 +60,3 @@ def reference_vectors(src: str, card: ModelCard, texts: list[str], *, role: str 
             parts.append(pool(hidden, enc["attention_mask"].numpy(), card.pooling))
     vectors = np.concatenate(parts)[:, : card.dim]
     return l2_normalize(vectors) if card.normalize else vectors.astype(np.float32)
-
-
-def compare_int8(fp32: np.ndarray, int8: np.ndarray) -> tuple[float, float]:
-    """(mean, min) cosine between rows of two ``(n, d)`` arrays."""
-    a = l2_normalize(np.asarray(fp32, dtype=np.float32))
-    b = l2_normalize(np.asarray(int8, dtype=np.float32))
-    cos = (a * b).sum(axis=1)
-    return float(cos.mean()), float(cos.min())

@@ -22,7 +22,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def qwen_dir(tiny_qwen2: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from embedspec_onnx.export import export_model
+    from embedspec_onnx.text.export import export_model
 
     out = tmp_path_factory.mktemp("tiny-qwen2-onnx") / "model"
     card = export_model(tiny_qwen2, out, family="kalm", name="tiny-qwen2", tolerance=1e-4)
@@ -55,7 +55,7 @@ def transformers_vectors(checkpoint: Path, texts: list[str], pooling: str, side:
 @pytest.mark.parametrize("pooling", ["mean", "last-token"])
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_decoder_matches_transformers(qwen_dir: Path, tiny_qwen2: Path, pooling: str, side: str) -> None:
-    enc = OnnxTextEncoder(str(qwen_dir), device="cpu", pooling=pooling, padding_side=side, batch_size=len(TEXTS))
+    enc = OnnxTextEncoder(model=str(qwen_dir), device="cpu", pooling=pooling, padding_side=side, batch_size=len(TEXTS))
     texts = list(TEXTS)  # "" is one token (<eos>): a 1-token row beside longer ones
     got = enc.encode(texts)
     expected = transformers_vectors(tiny_qwen2, texts, pooling, side)
@@ -67,31 +67,31 @@ def test_decoder_matches_transformers(qwen_dir: Path, tiny_qwen2: Path, pooling:
 
 def test_kalm_query_instruction_and_matryoshka(qwen_dir: Path) -> None:
     card = ModelCard.read(qwen_dir)
-    base = OnnxTextEncoder(str(qwen_dir), device="cpu", normalize=False)
+    base = OnnxTextEncoder(model=str(qwen_dir), device="cpu", normalize=False)
     q = base.encode(["fox"], role="query")
     assert np.allclose(q, base.encode([card.query_prompt + "fox"], role="document"), atol=1e-6)
     # a card declaring Matryoshka dims allows truncation to them (then normalizes)
     card.replace(matryoshka_dims=(64, 32, 16)).write(qwen_dir)
     try:
-        small = OnnxTextEncoder(str(qwen_dir), device="cpu", dim=32)
+        small = OnnxTextEncoder(model=str(qwen_dir), device="cpu", dim=32)
         assert small.dim == 32
         full = base.encode(TEXTS[:3])
         expected = full[:, :32] / np.linalg.norm(full[:, :32], axis=1, keepdims=True)
         assert np.allclose(small.encode(TEXTS[:3]), expected, atol=1e-5)
         with pytest.raises(ValueError, match=r"not one of the Matryoshka dims .*\[64, 32, 16\]"):
-            OnnxTextEncoder(str(qwen_dir), device="cpu", dim=48).encode(["x"])
+            OnnxTextEncoder(model=str(qwen_dir), device="cpu", dim=48).encode(["x"])
     finally:
         card.write(qwen_dir)
 
 
 def test_empty_string_is_encoded(qwen_dir: Path) -> None:
-    out = OnnxTextEncoder(str(qwen_dir), device="cpu").encode(["", "x"])
+    out = OnnxTextEncoder(model=str(qwen_dir), device="cpu").encode(["", "x"])
     assert out.shape == (2, 64) and np.isfinite(out).all()
 
 
 def test_export_refuses_a_graph_that_differs(tiny_qwen2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from embedspec_onnx import export as export_module
-    from embedspec_onnx.export import ExportVerificationError, export_model
+    from embedspec_onnx.text import export as export_module
+    from embedspec_onnx.text.export import ExportVerificationError, export_model
 
     real = export_module.reference_vectors
 
@@ -128,8 +128,8 @@ def test_cli_export_and_models(tiny_qwen2: Path, tmp_path: Path) -> None:
 
 
 def test_fp16_and_int8_graphs(tiny_qwen2: Path, tmp_path: Path) -> None:
-    from embedspec_onnx.export import export_model
-    from embedspec_onnx.quantization import INT8_METHODS, ffn_down_projections
+    from embedspec_onnx.common.quantization import INT8_METHODS, ffn_down_projections
+    from embedspec_onnx.text.export import export_model
 
     out = tmp_path / "all-precisions"
     card = export_model(tiny_qwen2, out, family="kalm", fp16=True, quantize="int8",
@@ -137,8 +137,8 @@ def test_fp16_and_int8_graphs(tiny_qwen2: Path, tmp_path: Path) -> None:
     assert set(card.files) == {"model", "model_int8", "model_fp16", "tokenizer"}
     assert card.export.int8_method == INT8_METHODS["dynamic-ffn-fp32"]
     assert ffn_down_projections(out / "model.onnx") == ["/layers.0/mlp/down_proj/MatMul", "/layers.1/mlp/down_proj/MatMul"]
-    fp32 = OnnxTextEncoder(str(out), device="cpu").encode(TEXTS)
+    fp32 = OnnxTextEncoder(model=str(out), device="cpu").encode(TEXTS)
     for precision, floor in (("fp16", 0.999), ("int8", 0.9)):
-        other = OnnxTextEncoder(str(out), device="cpu", precision=precision).encode(TEXTS)
+        other = OnnxTextEncoder(model=str(out), device="cpu", precision=precision).encode(TEXTS)
         assert other.dtype == np.float32
         assert (fp32 * other).sum(axis=1).min() >= floor, precision

@@ -84,14 +84,14 @@ def test_second_writer_and_search_are_refused_and_the_first_writer_is_unharmed(t
 
 
 def test_read_only_open_search_and_close_change_no_file(tmp_path):
-    index = QdrantEdgeIndex(str(tmp_path / "shard"))
+    index = QdrantEdgeIndex(path=str(tmp_path / "shard"))
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((300, 16)).astype(np.float32)
     index.upsert(list(range(300)), vecs, [{"i": i} for i in range(300)])
     index.delete([5])
     index.close()
     before = tree_digest(tmp_path / "shard")
-    reader = QdrantEdgeIndex(str(tmp_path / "shard"))
+    reader = QdrantEdgeIndex(path=str(tmp_path / "shard"))
     reader.read_only = True
     assert reader.count() == 299 and reader.search(vecs[:2], k=3)[0][0].id == 0
     reader.close()
@@ -99,7 +99,7 @@ def test_read_only_open_search_and_close_change_no_file(tmp_path):
 
 
 def test_missing_shard_read_only_is_empty_and_creates_nothing(tmp_path):
-    reader = QdrantEdgeIndex(str(tmp_path / "nowhere"), dim=8)
+    reader = QdrantEdgeIndex(path=str(tmp_path / "nowhere"), dim=8)
     reader.read_only = True
     assert not reader.exists() and reader.count() == 0
     reader.close()
@@ -107,7 +107,7 @@ def test_missing_shard_read_only_is_empty_and_creates_nothing(tmp_path):
 
 
 def test_k_beyond_the_bound_is_a_clear_error(tmp_path):
-    index = QdrantEdgeIndex(str(tmp_path / "shard"))
+    index = QdrantEdgeIndex(path=str(tmp_path / "shard"))
     index.upsert([1], np.ones((1, 4), np.float32))
     with pytest.raises(ValueError, match="k must be between 1 and 1,000,000"):
         index.search(np.ones((1, 4), np.float32), k=2**64)

@@ -1,9 +1,11 @@
-"""Fixtures of the embedspec-unified tests: the synthetic dataset and a model fitted on it."""
+"""Fixtures of the embedspec-unified tests: the synthetic dataset and a model fitted on it. Run from
+the repository root (``pytest``) or from this plugin's folder (``pytest tests``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from embedspec.testing_fixtures import pytest_configure  # noqa: F401 - declares the markers (slow, data)
 from unified_synthetic import FEATURES, make_dataset
 
 

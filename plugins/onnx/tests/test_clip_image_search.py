@@ -62,6 +62,8 @@ def test_images_index_then_search_by_text_and_image(tmp_path: Path, photos: Path
 def test_example_script_with_qdrant_edge(tmp_path: Path, photos: Path) -> None:
     pytest.importorskip("embedspec_qdrant", reason="the example's spec uses qdrant-edge (embedspec-qdrant)")
     script = REPO / "examples" / "image-search" / "image_search.py"
+    if not script.is_file():
+        pytest.skip(f"the image-search example is not at {script} (this plugin was lifted out of the monorepo)")
     env = {"CLIP_MODEL": str(exported_tiny("clip")[1]), "IMAGE_INDEX": str(tmp_path / "qdrant"),
            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     run = [sys.executable, str(script)]

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .card import ModelCard, Pooling
+from ..common.card import ModelCard, Pooling
 
 KALM_QUERY = "Instruct: Given a query, retrieve documents that answer the query \n Query: "
 QWEN3_QUERY = "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from embedspec_onnx import ModelCard, ModelDirectoryError, OnnxTextEncoder
-from embedspec_onnx.catalogue import CATALOGUE, FAMILIES, CatalogueEntry, find_entry, guess_family
-from embedspec_onnx.encoder import OnnxTextEncoderConfig
-from embedspec_onnx.hub import card_for_snapshot
+from embedspec_onnx.text.catalogue import CATALOGUE, FAMILIES, CatalogueEntry, find_entry, guess_family
+from embedspec_onnx.text.encoder import OnnxTextEncoderConfig
+from embedspec_onnx.text.resolve import card_for_snapshot
 from pydantic import ValidationError
 
 
@@ -49,7 +49,7 @@ def test_card_errors_name_the_file_and_field(tmp_path: Path, values: dict, messa
 
 def test_missing_directory_and_card_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ModelDirectoryError, match=r"does not exist \(export one with `embedspec export"):
-        OnnxTextEncoder(str(tmp_path / "nowhere")).encode(["x"])
+        OnnxTextEncoder(model=str(tmp_path / "nowhere")).encode(["x"])
     with pytest.raises(ModelDirectoryError, match="embedspec.json is missing"):
         ModelCard.read(tmp_path)
     (tmp_path / "embedspec.json").write_text("{\n  'bad': 1\n}")
@@ -104,9 +104,9 @@ def test_plugin_registers_onnx_text(fresh_plugins: None) -> None:
 
 def test_importing_and_listing_imports_no_heavy_library() -> None:
     code = (
-        "import sys, embedspec_onnx, embedspec_onnx.plugin, embedspec_onnx.export, embedspec_onnx.commands\n"
+        "import sys, embedspec_onnx, embedspec_onnx.plugin, embedspec_onnx.text.export, embedspec_onnx.commands\n"
         "from embedspec.plugins import load_plugins\n"
-        "load_plugins(); embedspec_onnx.OnnxTextEncoder('x', dim=3)\n"
+        "load_plugins(); embedspec_onnx.OnnxTextEncoder(model='x', dim=3)\n"
         "heavy = ['onnxruntime', 'tokenizers', 'torch', 'transformers', 'optimum', 'huggingface_hub', 'onnx']\n"
         "print([m for m in heavy if m in sys.modules])\n"
     )
@@ -115,16 +115,16 @@ def test_importing_and_listing_imports_no_heavy_library() -> None:
 
 
 def test_missing_runtime_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from embedspec_onnx.runtime import MissingDependencyError
+    from embedspec_onnx.common.runtime import MissingDependencyError
 
     write_card(tmp_path)
     (tmp_path / "model.onnx").write_bytes(b"not a graph")  # present and non-empty: the light checks pass
     (tmp_path / "tokenizer.json").write_bytes(b"{}")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'embedspec-onnx\[cpu\]' \(or \[gpu\]"):
-        OnnxTextEncoder(str(tmp_path)).encode(["x"])
+        OnnxTextEncoder(model=str(tmp_path)).encode(["x"])
     monkeypatch.setitem(sys.modules, "optimum.exporters.onnx", None)
-    from embedspec_onnx.export import export_model
+    from embedspec_onnx.text.export import export_model
 
     with pytest.raises(MissingDependencyError, match=r"pip install 'embedspec-onnx\[export\]'"):
         export_model(tmp_path, tmp_path / "out")
@@ -143,7 +143,7 @@ def test_hf_snapshot_without_card_uses_the_catalogue(tmp_path: Path) -> None:
 
 def test_hf_model_downloads_when_online(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("huggingface_hub", reason="hf:// needs huggingface_hub (embedspec-onnx[cpu])")
-    enc = OnnxTextEncoder("hf://sentence-transformers/all-MiniLM-L6-v2", device="cpu")
+    enc = OnnxTextEncoder(model="hf://sentence-transformers/all-MiniLM-L6-v2", device="cpu")
     try:
         vectors = enc.encode(["hello world", "a second text"])
     except ModelDirectoryError as exc:
