@@ -74,7 +74,7 @@ SINGLE_VIEWS = ("naive (per-language tf-idf + LR)", "USE + LR (all languages)", 
 BASELINE = "USE + LR (all languages)"
 #: Leave-one-language-out: the baseline and the configurations with the embeddings view, but for the
 #: averaged ones: every probabilistic configuration serves an unseen language with the same recasting
-#: classifier and embeddings-only metaclassifier (identical predictions, tests/gfun/test_gfun_encoder.py),
+#: classifier and embeddings-only metaclassifier (identical predictions, plugins/gfun/tests/test_gfun_encoder.py),
 #: so they would only repeat "USE view only"; the concat ones are kept to show it.
 LOLO_SYSTEMS = [BASELINE, "USE view only", "gFun posteriors+USE (concat)", "gFun all views (concat)"]
 

@@ -1,4 +1,5 @@
-"""Fixtures for the gfun tests: the toy concept encoder registered as a plugin, one BLAS thread."""
+"""Fixtures for the gfun tests: the toy concept encoder registered as a plugin, one BLAS thread. Run
+from the repository root (``pytest``) or from this plugin's folder (``pytest tests``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import pytest
 from embedspec.hookspecs import hookimpl
+from embedspec.testing_fixtures import fresh_plugins, pytest_configure, shared_data  # noqa: F401
 from gfun_synthetic import ConceptEncoder, ConceptEncoderConfig, make_corpus
 
 
@@ -25,7 +27,7 @@ def _one_blas_thread():
 
 
 @pytest.fixture
-def concept_encoder_plugin(fresh_plugins):
+def concept_encoder_plugin(fresh_plugins):  # noqa: F811 - the imported fixture, requested
     """Registers the ``test-concepts`` encoder for one test."""
     from embedspec.plugins import register_plugin, unregister_plugin
 
