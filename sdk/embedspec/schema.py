@@ -80,7 +80,11 @@ def spec_reference_markdown(registry: Registry) -> str:
             required = set(schema.get("required", []))
             for name, field in reg.config_model.model_fields.items():
                 prop = schema.get("properties", {}).get(name, {})
-                default = "required" if name in required else f"`{json.dumps(field.default, default=str)}`"
+                default = (
+                    "required"
+                    if name in required
+                    else f"`{json.dumps(field.get_default(call_default_factory=True), default=str)}`"
+                )
                 desc = (field.description or "").replace("|", "\\|").replace("\n", " ")
                 lines.append(f"| `{name}` | {_type_label(prop)} | {default} | {desc} |")
             lines.append("")
