@@ -7,7 +7,7 @@ is kept and the load average is recorded beside it. Two times are reported: ``in
 command's own summary (reading, encoding and writing; for Ray it includes starting the actors and
 loading the model in them) and ``wall_s`` (the whole process: imports, Ray start-up, the file check).
 
-    python benchmarks/ingest_ray.py                 # 1,000 documents (a bounded subset), ~15 minutes
+    python benchmarks/ingest_ray.py                 # 300 documents (a bounded subset: the machine is shared)
     python benchmarks/ingest_ray.py --limit 0       # the whole corpus (5,183 documents; much longer)
 """
 
@@ -96,13 +96,30 @@ def killed_at_half(spec: Path, corpus: Path, extra: list[str], total: int) -> di
     return {"killed_after_s": round(time.monotonic() - start, 1), "progress_at_kill": done}
 
 
+def resume_runs(spec, corpus: Path, configs: dict[str, list[str]], n: int, flush_every: int) -> dict[str, object]:
+    """For in-process and Ray: SIGKILL a run at 50%, run it again, report what was kept and redone.
+
+    The ids come from ``_id``, so ``--existing skip`` asks for the skip (with content ids it is the default)."""
+    print(f"resume: kill (SIGKILL) at 50%, run again (--flush-every {flush_every} --existing skip)")
+    resumed = {}
+    for label, extra in (("in-process", []), ("ray, 2 actors x 1 CPU", configs["ray, 2 actors x 1 CPU"])):
+        s = spec("resume")
+        flags = [*extra, "--flush-every", str(flush_every), "--existing", "skip"]
+        kill = killed_at_half(s, corpus, flags, n)
+        again = run(s, corpus, flags, f"resumed ({label})")
+        resumed[label] = {**kill, **again, "kept_before_resume": again["skipped"]}
+    return resumed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=1000, help="documents (the first N of the corpus; 0 = all)")
+    parser.add_argument("--limit", type=int, default=300, help="documents (the first N of the corpus; 0 = all)")
     parser.add_argument("--model", default=str(REPO / "models" / "all-MiniLM-L6-v2"))
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--flush-every", type=int, default=200, help="for the kill/resume runs")
+    parser.add_argument("--flush-every", type=int, default=50, help="for the kill/resume runs")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ingest_ray.json"))
+    parser.add_argument("--only-resume", action="store_true",
+                        help="run only the kill/resume part and update its entry in an existing --out")
     args = parser.parse_args()
 
     if not (Path(args.model) / "embedspec.json").is_file():
@@ -132,6 +149,14 @@ def main() -> None:
         "ray, 1 actor x 2 CPUs": ["--engine", "ray", "--actors", "1", "--cpus-per-actor", "2"],
         "ray, 2 actors x 1 CPU": ["--engine", "ray", "--actors", "2", "--cpus-per-actor", "1"],
     }
+    if args.only_resume:
+        result = json.loads(Path(args.out).read_text())
+        result["resume"] = resume_runs(spec, corpus, configs, n, args.flush_every)
+        result["resume_command"] = "python benchmarks/ingest_ray.py " + " ".join(sys.argv[1:])
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"updated {args.out}")
+        shutil.rmtree(work, ignore_errors=True)
+        return
     runs: dict[str, list[dict[str, object]]] = {label: [] for label in configs}
     for round_ in range(args.rounds):
         print(f"round {round_ + 1}/{args.rounds}")
@@ -147,14 +172,7 @@ def main() -> None:
     ray_warm = run(spec("idx"), corpus, ["--cache", str(cache_dir), *configs["ray, 2 actors x 1 CPU"]],
                    "ray x2, cache warm")
 
-    print(f"resume: kill (SIGKILL) at 50%, run again (--flush-every {args.flush_every})")
-    resumed = {}
-    for label, extra in (("in-process", []), ("ray, 2 actors x 1 CPU", configs["ray, 2 actors x 1 CPU"])):
-        s = spec("resume")
-        flags = [*extra, "--flush-every", str(args.flush_every)]
-        kill = killed_at_half(s, corpus, flags, n)
-        again = run(s, corpus, flags, f"resumed ({label})")
-        resumed[label] = {**kill, **again, "kept_before_resume": again["skipped"]}
+    resumed = resume_runs(spec, corpus, configs, n, args.flush_every)
 
     table = []
     for r in best.values():
