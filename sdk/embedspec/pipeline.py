@@ -253,7 +253,7 @@ def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only:
     (``embedspec search`` and ``validate``). ``deep_check=True`` also loads what each component
     points at (``check(deep=True)``: model graphs, tokenizers). Every problem found is reported
     together, each at its block and line. ``cache``: an ``EmbeddingCache`` or its directory; None
-    uses ``EMBEDSPEC_CACHE`` when set; False none.
+    uses ``EMBEDSPEC_CACHE`` when set (not for ``read_only`` builds, which create nothing); False none.
     """
     spec = load_spec(spec)
     issues: list[SpecIssue] = []
@@ -275,7 +275,8 @@ def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only:
         index = make(spec.index)
         if issues:  # the chain cannot be trusted with broken parts: report the parts' problems
             raise spec_error(issues, spec.source)
-        return Pipeline(encoder, index, compressors, aligner, spec=spec, cache=_open_cache(cache))
+        cache = _open_cache(False if cache is None and read_only else cache)
+        return Pipeline(encoder, index, compressors, aligner, spec=spec, cache=cache)
     except BaseException:
         for component in built:  # release what a failed build opened (e.g. an index lock)
             close = getattr(component, "close", None)

@@ -193,3 +193,13 @@ def test_minilm_fingerprint_follows_weights_card_and_settings(tmp_path, minilm_d
     edited = get_registry().get("encoder", "onnx-text").create({"model": str(copy)})
     cache.encode(edited, texts)
     assert cache.hits == 6, "an edited model card (default prompt) must miss"
+
+
+def test_read_only_builds_ignore_the_environment_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDSPEC_CACHE", str(tmp_path / "env-cache"))
+    spec = {"version": 1, "encoder": {"type": "hashing", "dim": 8}, "index": {"type": "exact", "path": str(tmp_path / "i")}}
+    with embedspec.build(spec, read_only=True) as pipe:
+        assert pipe.cache is None
+    assert not (tmp_path / "env-cache").exists(), "a read-only build creates nothing"
+    with embedspec.build(spec, read_only=True, cache=tmp_path / "asked") as pipe:
+        assert pipe.cache is not None and pipe.cache.file.parent == tmp_path / "asked"
