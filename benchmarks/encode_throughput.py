@@ -112,8 +112,8 @@ def make_engines(model_dir: Path, batch_size: int, threads: int, names: list[str
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     from embedspec_onnx import OnnxTextEncoder
-    from embedspec_onnx.text.export import ensure_minilm
     from embedspec_onnx.common.runtime import physical_cores
+    from embedspec_onnx.text.export import ensure_minilm
 
     info = machine()
     model_dir = ensure_minilm(args.model_dir)

@@ -9,7 +9,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" --upgrade pip
 # torch (CPU build, pinned: an unpinned torch pulls a multi-GB CUDA build) is only for export and reference tests.
 "${PIP[@]}" torch==2.13.0
-"${PIP[@]}" -e ".[test,eval,serve]" \
+"${PIP[@]}" -e ".[test,eval,serve,ray]" \
   -e "plugins/onnx[cpu,export]" \
   -e "plugins/qdrant[edge,client]" \
   -e "plugins/unified[movielens]" \

@@ -178,6 +178,18 @@ class BaseIndex(Component):
         if ids:
             self._delete(ids)
 
+    def contains(self, ids: Sequence[PointId]) -> list[bool]:
+        """Whether each of ``ids`` is stored, looked up in one call (a resumed ingestion skips those).
+
+        Raises ``NotImplementedError`` when the index cannot tell (it does not implement ``_contains``).
+        """
+        ids = check_ids(ids)
+        self.warm_up()
+        return self._contains(ids) if ids else []
+
+    def _contains(self, ids: list[PointId]) -> list[bool]:
+        raise NotImplementedError(f"{type(self).__name__} cannot look up which ids it holds (no _contains)")
+
     def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         raise NotImplementedError
 

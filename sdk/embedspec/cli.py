@@ -190,33 +190,81 @@ def _plural(n: int, noun: str) -> str:
 
 @cli.command("index")
 @click.argument("spec", type=click.Path(exists=True, dir_okay=False))
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="JSON lines; each line has the text field, optionally an id and payload fields.")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True),
+              help="JSON lines; each line has the text field, optionally an id and payload fields "
+                   "(--engine ray also reads .parquet files or directories and .csv).")
 @click.option("--text-field", "text_fields", multiple=True, default=("text",), show_default=True,
               help="Field holding the text; repeat to join several (e.g. title and text) with a space.")
 @click.option("--id-field", default="id", show_default=True,
               help="Field holding the id; when no record has it, ids are derived from the content.")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Documents per batch (per actor call with --engine ray).")
 @click.option("--max-record-bytes", default=MAX_RECORD_BYTES, show_default=True, type=click.IntRange(1, 2**31),
               help="Longest line accepted, in bytes.")
+@click.option("--existing", type=click.Choice(["auto", "skip", "replace"]), default="auto", show_default=True,
+              help="Documents whose id the index already holds: skip them (resume) or encode and replace them. "
+                   "auto: skip with content ids (same id, same text), replace with ids from the id field.")
+@click.option("--flush-every", default=10_000, show_default=True, type=click.IntRange(0, 2**31),
+              help="Make the index durable every N documents written (0: only at the end).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False), envvar="EMBEDSPEC_CACHE",
+              help="Embedding cache directory (SQLite), shared by runs and processes [env: EMBEDSPEC_CACHE].")
+@click.option("--cache-max-mb", default=2048, show_default=True, type=click.IntRange(1, 2**31),
+              envvar="EMBEDSPEC_CACHE_MAX_MB", help="Size limit of the cache; least recently used vectors go first.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Encode in this process, or on a Ray Data actor pool (pip install 'embedspec[ray]').")
+@click.option("--address", default=None, help="Ray cluster to join (e.g. auto, ray://head:10001); default: a local Ray.")
+@click.option("--actors", type=click.IntRange(1, 100_000), default=None,
+              help="Encoder actors (default: cluster GPUs / --gpus-per-actor, else CPUs / --cpus-per-actor).")
+@click.option("--cpus-per-actor", type=click.FloatRange(0.1, 1024), default=None,
+              help="CPUs per actor, also its encoder's threads (default: min(4, cluster CPUs)).")
+@click.option("--gpus-per-actor", type=click.FloatRange(0, 64), default=0.0, show_default=True)
+@click.option("--output-parquet", type=click.Path(file_okay=False), default=None,
+              help="With --engine ray: write Parquet files (id, vector, payload) to this directory instead of the index.")
 @click.option("--no-progress", is_flag=True)
 def index_command(spec: str, input_path: str, text_fields: tuple[str, ...], id_field: str, batch_size: int,
-                  max_record_bytes: int, no_progress: bool) -> None:
+                  max_record_bytes: int, existing: str, flush_every: int, cache_dir: str | None, cache_max_mb: int,
+                  engine: str, address: str | None, actors: int | None, cpus_per_actor: float | None,
+                  gpus_per_actor: float, output_parquet: str | None, no_progress: bool) -> None:
     """Encode the documents of --input and store them in SPEC's index (payload: the other fields).
 
     The whole file is checked first; a problem anywhere writes nothing. Indexing the same documents
-    again changes nothing (ids come from the id field, or from the content).
+    again changes nothing (ids come from the id field, or from the content); an interrupted run,
+    run again, skips what the index already holds.
     """
-    summary = check_jsonl(input_path, text_fields, id_field, max_record_bytes)
-    origin = f"the {id_field!r} field" if summary.explicit_ids else f"the content (no {id_field!r} field)"
-    dups = f"; {_plural(summary.duplicates, 'exact duplicate')} indexed once" if summary.duplicates else ""
-    click.echo(f"{input_path}: {_plural(summary.records, 'record')} checked; ids from {origin}{dups}")
-    with _pipeline(spec) as pipeline:
+    from .embedding_cache import EmbeddingCache
+
+    if engine == "local" and output_parquet:
+        raise click.UsageError("--output-parquet needs --engine ray")
+    if engine == "local" and os.path.isdir(input_path):
+        raise click.UsageError(f"--input {input_path} is a directory; the local engine reads one JSON lines file")
+    summary = None
+    if engine == "local" or not input_path.lower().endswith((".parquet", ".csv")) and not os.path.isdir(input_path):
+        summary = check_jsonl(input_path, text_fields, id_field, max_record_bytes)
+        origin = f"the {id_field!r} field" if summary.explicit_ids else f"the content (no {id_field!r} field)"
+        dups = f"; {_plural(summary.duplicates, 'exact duplicate')} indexed once" if summary.duplicates else ""
+        click.echo(f"{input_path}: {_plural(summary.records, 'record')} checked; ids from {origin}{dups}")
+    skip = existing == "skip" or (existing == "auto" and not (summary is not None and summary.explicit_ids))
+    cache = EmbeddingCache(cache_dir, max_bytes=cache_max_mb * 2**20) if cache_dir else None
+    progress = False if no_progress else None
+    if engine == "ray":
+        from .distributed.ray_ingest import RayOptions, index_file
+
+        options = RayOptions(address=address, actors=actors, batch_size=batch_size, cpus_per_actor=cpus_per_actor,
+                             gpus_per_actor=gpus_per_actor)
+        report = index_file(spec, input_path, text_fields=text_fields, id_field=id_field, options=options,
+                            output_parquet=output_parquet, skip_existing=skip, flush_every=flush_every or None,
+                            cache=cache, progress=progress, total=summary.records if summary else None)
+        click.echo(f"summary: {report}")
+        if not output_parquet:
+            with _pipeline(spec, read_only=True) as pipeline:
+                click.echo(f"the index holds {pipeline.count():,}")
+        return
+    with _pipeline(spec, cache=cache if cache is not None else False) as pipeline:
         before = pipeline.count()
         documents = read_jsonl(input_path, text_fields, id_field, max_record_bytes)
         try:
-            pipeline.add_documents(documents, batch_size=batch_size, progress=False if no_progress else None,
-                                   total=summary.records)
+            report = pipeline.ingest(documents, batch_size=batch_size, progress=progress, total=summary.records,
+                                     skip_existing=skip, flush_every=flush_every or None)
         except PartialWriteError as exc:
             raise click.ClickException(
                 f"{exc}\n{_plural(exc.committed, 'document')} of {summary.unique:,} were committed; "
@@ -229,6 +277,7 @@ def index_command(spec: str, input_path: str, text_fields: tuple[str, ...], id_f
     new = after - before
     click.echo(f"indexed {_plural(summary.unique, 'document')} ({new:,} new, {summary.unique - new:,} already "
                f"there); the index holds {after:,}")
+    click.echo(f"summary: {report}")
 
 
 @cli.command("search")
@@ -303,11 +352,11 @@ def serve_command(spec: str, host: str, port: int, workers: int, log_level: str,
     run_server(spec, host=host, port=port, workers=workers, log_level=log_level, overrides=settings)
 
 
-def _pipeline(spec: str, read_only: bool = False) -> Any:
+def _pipeline(spec: str, read_only: bool = False, cache: Any = None) -> Any:
     from .pipeline import build
 
     try:
-        return build(spec, read_only=read_only)
+        return build(spec, read_only=read_only, cache=cache)
     except EmbedspecError as exc:
         raise click.ClickException(str(exc)) from None
 

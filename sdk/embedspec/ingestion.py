@@ -5,6 +5,12 @@ quantizer of the chain still has to be fitted, it buffers up to ``FIT_SAMPLE`` v
 them, then writes the buffer and streams on. Every batch is validated (ids, payloads, duplicates)
 before it is encoded or written; a failure after some batches were written raises
 ``PartialWriteError`` saying exactly how many documents were committed (and flushed).
+
+Resuming: with ``skip_existing``, each batch's ids are looked up in the index at once
+(``index.contains``) and the documents it already holds are neither encoded nor written again.
+Durability in steps: with ``flush_every=N`` the index is flushed each time N more documents were
+written, so an interrupted run keeps what it finished. ``write``/``finish`` take vectors encoded
+elsewhere (Ray actors) through the same buffered, flushed path.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol
@@ -54,15 +61,25 @@ class Chain(Protocol):
 class Ingestion:
     """One ``add`` call: ids resolved and checked across the call, batches written in order."""
 
-    def __init__(self, pipeline: Chain, batch_size: int, progress: Any = None) -> None:
+    def __init__(self, pipeline: Chain, batch_size: int, progress: Any = None, *, skip_existing: bool = False,
+                 flush_every: int | None = None) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if flush_every is not None and (isinstance(flush_every, bool) or not isinstance(flush_every, int)
+                                        or flush_every < 1):
+            raise ValueError(f"flush_every must be a positive integer or None, got {flush_every!r}")
         self.pipeline = pipeline
         self.batch_size = batch_size
         self.progress = progress
+        self.skip_existing = skip_existing
+        self.flush_every = flush_every
         self.ids: list[PointId] = []  # one per document, in input order
+        self.read = 0  # documents taken from the input
         self.committed = 0  # documents written to the index
         self.skipped = 0  # content duplicates within this call
+        self.existing = 0  # already in the index (skip_existing): not encoded again
+        self.contains_unsupported = False  # skip_existing asked, but the index cannot look ids up
+        self._since_flush = 0
         self._seen: dict[PointId, tuple[int, bytes, bool]] = {}  # id -> (position, payload digest, derived)
         self._pending: list[tuple[list[PointId], np.ndarray, list[Any]]] = []
         self._pending_rows = 0
@@ -117,21 +134,28 @@ class Ingestion:
     # ---- the run ------------------------------------------------------------------------------
     def run(self, documents: Iterable[Document]) -> list[PointId]:
         iterator: Iterator[Document] = iter(documents)
-        position = 0
-        try:
+        with self.committing():
             while True:
                 chunk = list(islice(iterator, self.batch_size))
                 if not chunk:
                     break
-                batch = self._prepare(chunk, position)
-                position += len(chunk)
+                batch = self._prepare(chunk, self.read)
+                self.read += len(chunk)
+                if batch.contents and self.skip_existing:
+                    batch = self._drop_existing(batch)
                 if batch.contents:
                     vectors = self.pipeline.encode(batch.contents, role="document")
                     self._write_or_buffer(batch.ids, vectors, batch.payloads)
                 if self.progress is not None:
                     self.progress.update(len(chunk))
-            self._drain()
-            self.pipeline.flush()
+            self.finish()
+        return self.ids
+
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """On any failure after a write: flush what was written, raise ``PartialWriteError``."""
+        try:
+            yield
         except BaseException as exc:
             if self.committed:
                 self._flush_quietly()
@@ -141,7 +165,41 @@ class Ingestion:
                     committed=self.committed,
                 ) from exc
             raise
-        return self.ids
+
+    def present(self, ids: list[PointId]) -> list[bool]:
+        """Which of ``ids`` the index holds (one lookup); all False when it cannot tell."""
+        contains = getattr(self.pipeline.index, "contains", None)
+        if self.contains_unsupported or not callable(contains):
+            self.contains_unsupported = True
+            return [False] * len(ids)
+        try:
+            return list(contains(ids))
+        except NotImplementedError:
+            self.contains_unsupported = True
+            return [False] * len(ids)
+
+    def _drop_existing(self, batch: _Batch) -> _Batch:
+        held = self.present(batch.ids)
+        if not any(held):
+            return batch
+        kept = _Batch()
+        for content, pid, payload, there in zip(batch.contents, batch.ids, batch.payloads, held):
+            if there:
+                self.existing += 1
+            else:
+                kept.contents.append(content)
+                kept.ids.append(pid)
+                kept.payloads.append(payload)
+        return kept
+
+    def write(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+        """Write vectors encoded elsewhere (compressed, fitted and flushed like ``run``'s)."""
+        self._write_or_buffer(ids, vectors, payloads)
+
+    def finish(self) -> None:
+        """Write what is buffered and flush the index."""
+        self._drain()
+        self.pipeline.flush()
 
     def _write_or_buffer(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         if not self._needs_fit:
@@ -167,6 +225,10 @@ class Ingestion:
         compressed = self.pipeline.compress(vectors)
         self.pipeline.index.upsert(ids, compressed, payloads)
         self.committed += len(ids)
+        self._since_flush += len(ids)
+        if self.flush_every is not None and self._since_flush >= self.flush_every:
+            self.pipeline.flush()  # durable in steps: an interrupted run keeps what it finished
+            self._since_flush = 0
 
     def _flush_quietly(self) -> None:
         try:

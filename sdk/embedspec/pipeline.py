@@ -2,14 +2,14 @@
 
 ``build`` checks every component (``check()``: what its fields point at; trained state present) and
 the whole chain (``chain.check_chain``) before any work starts, and reports every problem at once.
-Writing streams through ``ingestion.Ingestion``.
+Writing streams through ``ingestion.Ingestion``; ``Pipeline.cache`` (an ``EmbeddingCache``, or
+``EMBEDSPEC_CACHE``) serves vectors already computed.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,19 +19,13 @@ import yaml
 from .base import BaseCompressor, Quantizer, as_matrix, check_k
 from .chain import chain_error, check_chain
 from .documents import Document, as_documents
+from .embedding_cache import EmbeddingCache, cache_from_env
 from .errors import NotFittedError, ResourceError
 from .ingestion import FIT_SAMPLE, Ingestion
 from .plugins import describe, get_registry
+from .progress import IngestReport, Progress, progress_mode
 from .protocols import Hit, PointId, Role
 from .spec import _ENV, BlockSpec, Spec, SpecIssue, load_spec, spec_error
-
-
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    if os.environ.get("EMBEDSPEC_PROGRESS", "").lower() in {"0", "false", "off", "no"}:
-        return False
-    return sys.stderr.isatty()
 
 
 def _name(block: BlockSpec) -> str:
@@ -42,8 +36,9 @@ class Pipeline:
     """A built chain of components. Documents are encoded with role "document", queries "query"."""
 
     def __init__(self, encoder: Any, index: Any, compressors: Sequence[Any] = (), aligner: Any = None,
-                 spec: Spec | None = None) -> None:
+                 spec: Spec | None = None, cache: EmbeddingCache | None = None) -> None:
         self.encoder = encoder
+        self.cache = cache  # vectors already computed, by model fingerprint, role and content
         self.index = index
         self.aligner = aligner
         self.compressors = list(compressors)
@@ -68,7 +63,10 @@ class Pipeline:
         """``(n, dim) float32``: the encoder's vectors, mapped by the aligner when there is one."""
         if isinstance(items, (str, bytes)):
             raise TypeError("encode() takes a list of inputs, not a single string: wrap it as [text]")
-        vectors = self.encoder.encode(list(items), role=role, **({"batch_size": batch_size} if batch_size else {}))
+        if self.cache is not None:
+            vectors = self.cache.encode(self.encoder, list(items), role=role, batch_size=batch_size)
+        else:
+            vectors = self.encoder.encode(list(items), role=role, **({"batch_size": batch_size} if batch_size else {}))
         if self.aligner is not None and len(vectors):
             vectors = as_matrix(self.aligner.transform(vectors))
         return vectors
@@ -123,18 +121,28 @@ class Pipeline:
         Each batch is validated before it is encoded and written; on a failure after some batches
         were written, ``PartialWriteError.committed`` says how many documents are in the index.
         """
+        return self.ingest(documents, batch_size=batch_size, progress=progress, total=total).ids
+
+    def ingest(self, documents: Iterable[Document], *, batch_size: int = 256, progress: bool | None = None,
+               total: int | None = None, skip_existing: bool = False, flush_every: int | None = None) -> IngestReport:
+        """``add_documents`` for long runs: returns an ``IngestReport`` (counts, time, ``ids``).
+
+        ``skip_existing=True`` looks each batch's ids up in the index at once and neither encodes
+        nor rewrites the documents it already holds (resuming an interrupted run: with content
+        ids, the same id means the same text). ``flush_every=N`` flushes the index each time N more
+        documents were written, so an interruption keeps them. ``progress``: see ``embedspec.progress``.
+        """
         if getattr(self.index, "read_only", False):
             self.index.upsert([], np.zeros((0, self.dim), dtype=np.float32))  # raises ReadOnlyError
-        bar = None
-        if _progress_enabled(progress):
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, desc="encoding", unit="doc")
-        try:
-            return Ingestion(self, batch_size, bar).run(documents)
-        finally:
-            if bar is not None:
-                bar.close()
+        hits, misses = (self.cache.hits, self.cache.misses) if self.cache is not None else (0, 0)
+        with Progress(total, mode=progress_mode(progress)) as bar:
+            ingestion = Ingestion(self, batch_size, bar, skip_existing=skip_existing, flush_every=flush_every)
+            ids = ingestion.run(documents)
+        report = IngestReport(documents=ingestion.read, written=ingestion.committed, skipped=ingestion.existing,
+                              duplicates=ingestion.skipped, seconds=bar.seconds, ids=ids)
+        if self.cache is not None:
+            report.cache_hits, report.cache_misses = self.cache.hits - hits, self.cache.misses - misses
+        return report
 
     def delete(self, ids: Iterable[PointId]) -> None:
         """Remove documents by id (unknown ids are ignored) and make the removal durable."""
@@ -236,13 +244,14 @@ def _restore_env(block: dict[str, Any], built: BlockSpec | None) -> dict[str, An
 
 
 def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only: bool = False,
-          deep_check: bool = False) -> Pipeline:
+          deep_check: bool = False, cache: EmbeddingCache | str | os.PathLike[str] | bool | None = None) -> Pipeline:
     """Validate ``spec`` and build its pipeline; every component and the chain are checked first.
 
     ``read_only=True`` opens the index without creating, locking for writing or modifying anything
     (``embedspec search`` and ``validate``). ``deep_check=True`` also loads what each component
     points at (``check(deep=True)``: model graphs, tokenizers). Every problem found is reported
-    together, each at its block and line.
+    together, each at its block and line. ``cache``: an ``EmbeddingCache`` or its directory; None
+    uses ``EMBEDSPEC_CACHE`` when set (not for ``read_only`` builds, which create nothing); False none.
     """
     spec = load_spec(spec)
     registry = get_registry()
@@ -259,9 +268,10 @@ def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only:
     try:
         if issues:  # the chain cannot be trusted with broken parts: report the parts' problems
             raise spec_error(issues, spec.source)
+        cache = _open_cache(False if cache is None and read_only else cache)
         return Pipeline(
             built["encoder"], built["index"], [built[b.path] for b in spec.compressors],
-            built.get("aligner"), spec=spec,
+            built.get("aligner"), spec=spec, cache=cache,
         )
     except BaseException:
         for component in built.values():  # release what a failed build opened (e.g. an index lock)
@@ -272,6 +282,14 @@ def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only:
                 except Exception:
                     pass
         raise
+
+
+def _open_cache(cache: EmbeddingCache | str | os.PathLike[str] | bool | None) -> EmbeddingCache | None:
+    if cache is None or cache is True:
+        return cache_from_env()
+    if cache is False:
+        return None
+    return cache if isinstance(cache, EmbeddingCache) else EmbeddingCache(cache)
 
 
 def _length(items: Any) -> int | None:

@@ -412,6 +412,39 @@ def check_index(make_index: Callable[[], Any], dim: int = 8) -> None:
     _run_all("index", make_index, dim)
 
 
+def check_contains(make_index: Callable[[], Any], dim: int = 8, *, seed: int = 0) -> None:
+    """Check ``contains(ids) -> list[bool]`` (what resumed ingestion relies on) on a fresh, empty index."""
+    rng = np.random.default_rng(seed)
+    index = make_index()
+    try:
+        expect(callable(getattr(index, "contains", None)), f"{type(index).__name__} has no contains(ids) method")
+        expect(list(index.contains([])) == [], "contains([]) must return []")
+        expect(list(index.contains([0, "a"])) == [False, False], "an empty index contains no id")
+        ids: list[Any] = [0, 1, 7, "doc-a", "doc-b", "0" * 32]
+        vecs = rng.standard_normal((len(ids), dim)).astype(np.float32)
+        index.upsert(ids, vecs)
+        asked: list[Any] = [7, "7", 0, "0", "doc-a", "doc-z", 2, "0" * 32, "doc-b", 1]
+        want = [True, False, True, False, True, False, False, True, True, True]
+        got = list(index.contains(asked))
+        expect(got == want, f"contains({asked}) returned {got}, expected {want} (an int id and its string are different ids)")
+        index.delete(["doc-a", 7])
+        got = list(index.contains(["doc-a", 7, "doc-b"]))
+        expect(got == [False, False, True], f"after delete, contains returned {got}, expected [False, False, True]")
+        many = [f"absent-{i}" for i in range(2500)] + [1]
+        got = list(index.contains(many))
+        expect(len(got) == len(many) and got[-1] is True and not any(got[:-1]),
+               "contains must answer every id of a large call, in order")
+        for bad in ([1.5], [None], "doc-a"):
+            try:
+                index.contains(bad)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                pass
+            else:
+                raise ContractError(f"contains({bad!r}) must raise TypeError or ValueError")
+    finally:
+        index.close()
+
+
 def check_compressor(compressor: Any, X: np.ndarray) -> np.ndarray:
     """Every compressor contract on training vectors ``X``; return the codes."""
     _run_all("compressor", compressor, X)

@@ -294,6 +294,10 @@ class ExactIndex(BaseIndex):
             self._dirty = True
 
     @_serialized
+    def _contains(self, ids: list[PointId]) -> list[bool]:
+        return [pid in self._rows for pid in ids]
+
+    @_serialized
     def count(self) -> int:
         self.warm_up()
         return len(self._ids)

@@ -25,9 +25,9 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
                    int8_method: str, optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
                    overwrite: bool) -> None:
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
-    from embedspec.errors import EmbedspecError
-
     from pathlib import Path
+
+    from embedspec.errors import EmbedspecError
 
     from .clip.export import FAMILIES as CLIP_FAMILIES
     from .clip.export import checkpoint_family, export_clip

@@ -243,6 +243,19 @@ class QdrantIndex(QdrantIndexBase):
                 self.collection, points_selector=self._models.PointIdsList(points=to_qdrant_ids(list(ids))), wait=True
             )
 
+    def _contains(self, ids: list[PointId]) -> list[bool]:
+        """One retrieve-by-ids request per ``batch_size`` ids (no payloads, no vectors)."""
+        if not self._ready:
+            return [False] * len(ids)
+        held: list[bool] = []
+        for start in range(0, len(ids), max(1, self.batch_size)):
+            chunk = ids[start : start + max(1, self.batch_size)]
+            qids = to_qdrant_ids(chunk)
+            with self._guard():
+                points = self._client.retrieve(self.collection, ids=qids, with_payload=False, with_vectors=False)
+            held += self._held(chunk, qids, (p.id for p in points))
+        return held
+
     def count(self) -> int:
         self.warm_up()
         if not self._ready:

@@ -314,6 +314,17 @@ class QdrantEdgeIndex(QdrantIndexBase):
             self._shard.update(self._qe.UpdateOperation.delete_points(to_qdrant_ids(list(ids))))
             self._written = True
 
+    def _contains(self, ids: list[PointId]) -> list[bool]:
+        """One retrieve-by-ids per ``UPDATE_BATCH`` ids (no payloads, no vectors)."""
+        if self._shard is None:
+            return [False] * len(ids)
+        held: list[bool] = []
+        with self._lock:
+            for chunk in batched(ids, UPDATE_BATCH):
+                qids = to_qdrant_ids(list(chunk))
+                held += self._held(chunk, qids, (p.id for p in self._shard.retrieve(qids, False, False)))
+        return held
+
     def count(self) -> int:
         self.warm_up()
         if self._shard is None:

@@ -162,6 +162,12 @@ class QdrantIndexBase(BaseIndex):
         stored = [to_qdrant_payload(pid, p, i) for i, (pid, p) in enumerate(zip(ids, payloads))]
         return qids, stored
 
+    @staticmethod
+    def _held(ids: Sequence[PointId], qids: Sequence[int | str], found: Any) -> list[bool]:
+        """Per id, whether its Qdrant id is among the retrieved points' ``found`` ids (int or UUID)."""
+        present = {p if isinstance(p, int) else str(p) for p in found}
+        return [qid in present for qid in qids]
+
     def _score(self, raw: float) -> float:
         """Higher is better: Qdrant's euclidean score is a distance."""
         return -float(raw) if self.metric == "euclidean" else float(raw)
