@@ -23,6 +23,7 @@ from .component import Component
 from .documents import check_ids, check_payload
 from .errors import DimensionMismatchError, EmbedspecError, ReadOnlyError
 from .protocols import Hit, Metric, PointId, Role
+from .representations import KIND_NOUNS, MultiVectors, OutputKind, SparseVectors, kind_of
 from .vectors import as_matrix, batched, l2_normalize
 
 __all__ = [
@@ -38,7 +39,11 @@ class BaseEncoder(Component):
     modalities: frozenset[str] = frozenset({"text"})
     batch_size: int = 32
     #: Output dimension: a parameter, an attribute set when fitted, or a property of the subclass.
+    #: For ``multi`` the width of each vector, for ``sparse`` the size of the space.
     dim: int
+    #: What ``encode`` returns: ``dense`` an ``(n, dim)`` array, ``multi`` ``MultiVectors``, ``sparse``
+    #: ``SparseVectors`` (``embedspec.representations``). A property where a parameter decides it.
+    output_kind: OutputKind = "dense"
 
     def _encode_batch(self, inputs: Sequence[Any], role: Role) -> np.ndarray:
         raise NotImplementedError
@@ -53,30 +58,46 @@ class BaseEncoder(Component):
                         f"{type(item).__name__}, not str"
                     )
 
-    def encode(
-        self, inputs: Sequence[Any], *, role: Role = "document", batch_size: int | None = None
-    ) -> np.ndarray:
+    def encode(self, inputs: Sequence[Any], *, role: Role = "document", batch_size: int | None = None) -> Any:
+        """One output per input, in input order: an ``(n, dim) float32`` array for ``dense`` encoders,
+        ``MultiVectors`` / ``SparseVectors`` for ``multi`` / ``sparse`` ones (see ``output_kind``)."""
         if isinstance(inputs, (str, bytes)):
             raise TypeError("encode() takes a sequence of inputs; use encode_one() for a single one")
         if role not in ("query", "document"):
             raise ValueError(f"role must be 'query' or 'document', not {role!r}")
         inputs = list(inputs)
         self.check_fitted()
+        kind = self.output_kind
         if not inputs:
+            if kind == "multi":
+                return MultiVectors.empty(self.dim)
+            if kind == "sparse":
+                return SparseVectors.empty(self.dim)
             return np.zeros((0, self.dim), dtype=np.float32)
         self.validate_inputs(inputs)
         self.warm_up()
         out = self._encode_all(inputs, role, batch_size or self.batch_size)
-        return np.ascontiguousarray(out, dtype=np.float32)
+        if kind == "dense":
+            return np.ascontiguousarray(out, dtype=np.float32)
+        if kind_of(out) != kind:
+            raise TypeError(f"{type(self).__name__} declares {KIND_NOUNS[kind]} but returned {KIND_NOUNS[kind_of(out)]}")
+        return out
 
-    def _encode_all(self, inputs: list[Any], role: Role, batch_size: int) -> np.ndarray:
+    def _encode_all(self, inputs: list[Any], role: Role, batch_size: int) -> Any:
         """Encode validated inputs in order. Default: consecutive chunks through ``_encode_batch``;
         override to batch across the whole call (e.g. sort by length, then restore the order)."""
         parts = [self._encode_batch(chunk, role) for chunk in batched(inputs, batch_size)]
-        return np.concatenate(parts, axis=0) if len(parts) > 1 else parts[0]
+        if len(parts) == 1:
+            return parts[0]
+        if isinstance(parts[0], MultiVectors):
+            return MultiVectors.concat(parts)
+        if isinstance(parts[0], SparseVectors):
+            return SparseVectors.concat(parts)
+        return np.concatenate(parts, axis=0)
 
-    def encode_one(self, item: Any, *, role: Role = "document") -> np.ndarray:
-        """``(dim,) float32`` vector of one input."""
+    def encode_one(self, item: Any, *, role: Role = "document") -> Any:
+        """The output of one input: a ``(dim,) float32`` vector, or for ``multi`` a ``(rows, dim)``
+        array, for ``sparse`` an ``(indices, values)`` pair."""
         return self.encode([item], role=role)[0]
 
 
@@ -104,6 +125,21 @@ class BaseIndex(Component):
     dim: int | None = None
     metric: Metric = "cosine"
     read_only: bool = False
+    #: The output kinds this index stores and searches (``embedspec.representations``).
+    accepts: ClassVar[frozenset[str]] = frozenset({"dense"})
+
+    def check_vectors(self, vectors: Any, *, name: str = "vectors") -> Any:
+        """``vectors`` checked for this index: a float32 matrix for dense vectors, the
+        ``MultiVectors`` / ``SparseVectors`` as given otherwise; the kind must be one it ``accepts``."""
+        kind = kind_of(vectors)
+        if kind not in self.accepts:
+            takes = " or ".join(KIND_NOUNS[k] for k in sorted(self.accepts))
+            raise TypeError(f"{type(self).__name__} stores {takes}; {name} are {KIND_NOUNS[kind]}")
+        if kind == "dense":
+            return as_matrix(vectors, name=name, dim=self.dim)
+        if self.dim is not None and len(vectors) and vectors.dim != self.dim:
+            raise DimensionMismatchError(f"{name} have dimension {vectors.dim}, expected {self.dim}")
+        return vectors
 
     def bind_dim(self, dim: int) -> None:
         """Called by ``build`` with the dimension the chain produces; indexes may check stored data."""
@@ -136,15 +172,16 @@ class BaseIndex(Component):
         self._check_writable()
         self.warm_up()  # stored data (an existing index) fixes the dimension before the input is checked
         ids = check_ids(ids)
-        vectors = as_matrix(vectors, name="vectors", dim=self.dim)
+        vectors = self.check_vectors(vectors)
+        rows = len(vectors)
         if payloads is not None:
             if isinstance(payloads, (str, bytes, Mapping)):
                 raise TypeError("payloads must be a list (one mapping or None per id)")
             payloads = list(payloads)
         for i, payload in enumerate(payloads or []):
             check_payload(payload, i)
-        if len(ids) != vectors.shape[0]:
-            raise ValueError(f"got {len(ids)} ids for {vectors.shape[0]} vectors")
+        if len(ids) != rows:
+            raise ValueError(f"got {len(ids)} ids for {rows} vectors")
         if payloads is not None and len(payloads) != len(ids):
             raise ValueError(f"got {len(payloads)} payloads for {len(ids)} ids")
         if len(set(ids)) != len(ids):
@@ -154,7 +191,7 @@ class BaseIndex(Component):
         if not ids:
             return
         if self.dim is None:
-            self.dim = vectors.shape[1]
+            self.dim = vectors.shape[1] if isinstance(vectors, np.ndarray) else vectors.dim
         self._upsert(ids, vectors, payloads if payloads is not None else [None] * len(ids))
 
     def search(
@@ -163,8 +200,8 @@ class BaseIndex(Component):
         """The ``k`` best hits of each query row, best first."""
         k = check_k(k)
         self.warm_up()
-        queries = as_matrix(queries, name="queries", dim=self.dim)
-        if queries.shape[0] == 0:
+        queries = self.check_vectors(queries, name="queries")
+        if len(queries) == 0:
             return []
         from .filters import parse_filter
 
@@ -229,6 +266,9 @@ class BaseCompressor(Component):
 
     #: True for compressors whose output is codes (int8, bits, PQ codes) rather than float vectors.
     is_quantizer: ClassVar[bool] = False
+    #: What the compressor takes and gives (``embedspec.representations``); MUVERA: multi -> dense.
+    input_kind: ClassVar[OutputKind] = "dense"
+    output_kind: ClassVar[OutputKind] = "dense"
 
     def fit(self, X: Any) -> BaseCompressor:
         return self
@@ -274,6 +314,8 @@ class BaseAligner(Component):
     """Maps source vectors into the target space. Implement ``fit`` and ``transform``."""
 
     requires_fit: ClassVar[bool] = True
+    #: Aligners map dense vectors to dense vectors.
+    input_kind: ClassVar[OutputKind] = "dense"
 
     def fit(self, X_source: Any, X_target: Any) -> BaseAligner:
         raise NotImplementedError

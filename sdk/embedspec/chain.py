@@ -12,19 +12,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DimensionMismatchError, EmbedspecError, IndexLockedError, SpecError
+from .representations import KIND_NOUNS, OUTPUT_KINDS
 from .spec import Spec
 from .spec_source import SpecIssue, sorted_issues
 
 
 @dataclass
 class ChainCheck:
-    """What the check found: the dimension reaching the index, the quantizer, and the problems."""
+    """What the check found: the dimension and output kind reaching the index, the quantizer, and the
+    problems."""
 
     dim: int | None = None
+    kind: str | None = "dense"
     quantizer: Any = None
     native_quantization: bool = False
     issues: list[SpecIssue] = field(default_factory=list)
     dimension_problem: bool = False
+
+
+def _kind(component: Any, attribute: str) -> str:
+    kind = getattr(component, attribute, "dense")
+    if kind not in OUTPUT_KINDS:
+        raise EmbedspecError(f"declares {attribute} {kind!r}, not one of {', '.join(OUTPUT_KINDS)}")
+    return str(kind)
 
 
 def _label(path: str, component: Any) -> str:
@@ -60,6 +70,27 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
         problem("encoder", f"cannot tell the encoder's dimension: {exc}")
         dim = None
     upstream = _label("encoder", encoder)
+    kind: str | None
+    try:
+        kind = _kind(encoder, "output_kind")
+    except EmbedspecError as exc:
+        problem("encoder", f"{upstream} {exc}")
+        kind = None
+
+    def takes(path: str, component: Any, label: str) -> bool:
+        """Whether ``component`` takes the kind flowing in; a located problem when it does not."""
+        try:
+            wanted = _kind(component, "input_kind")
+        except EmbedspecError as exc:
+            problem(path, f"{label} {exc}")
+            return False
+        if kind is not None and wanted != kind:
+            problem(path, f"{label} takes {KIND_NOUNS[wanted]} but {upstream} emits {KIND_NOUNS[kind]}")
+            return False
+        return True
+
+    if aligner is not None and not takes("aligner", aligner, _label("aligner", aligner)):
+        kind = dim = None
     if aligner is not None and dim is not None:
         in_dim = getattr(aligner, "input_dim_", None)
         if in_dim is not None and in_dim != dim:
@@ -74,6 +105,11 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
         quantizer = getattr(comp, "is_quantizer", False)
         if quantizer and i != last:
             problem(f"compressors[{i}]", f"{here} is a quantizer: it must be the last compressor")
+        if kind is not None and not takes(f"compressors[{i}]", comp, here):
+            kind = dim = None
+            continue
+        if not quantizer and kind is not None:
+            kind = _kind(comp, "output_kind")
         if dim is None:
             continue
         try:
@@ -85,6 +121,11 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
             continue
         if not quantizer:
             dim, upstream = out_dim, here
+    accepts = getattr(index, "accepts", frozenset({"dense"}))
+    if kind is not None and kind not in accepts:
+        stores = " or ".join(KIND_NOUNS[k] for k in sorted(accepts))
+        problem("index", f"{_label('index', index)} stores {stores} but {upstream} emits {KIND_NOUNS[kind]}")
+        dim = None
     if dim is not None and hasattr(index, "bind_dim"):
         try:
             index.bind_dim(dim)
@@ -100,7 +141,7 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
             out.native_quantization = bool(index.use_quantizer(out.quantizer))
         except EmbedspecError as exc:
             problem("index", f"{_label('index', index)}: {exc}")
-    out.dim = dim
+    out.dim, out.kind = dim, kind
     return out
 
 

@@ -1,6 +1,8 @@
 """The four protocols (Encoder, Index, Compressor, Aligner) and the small types they share.
 
-Vectors are ``(n, dim) float32`` numpy arrays unless a Compressor says otherwise. Scores are
+Vectors are ``(n, dim) float32`` numpy arrays unless a Compressor says otherwise, or an encoder
+declares another ``output_kind`` (``multi``: ``MultiVectors``, ``sparse``: ``SparseVectors``, from
+``embedspec.representations``); compressors declare ``input_kind``/``output_kind``, indexes ``accepts``. Scores are
 always "higher is more similar": cosine and dot similarities as they are, euclidean as the
 negated distance.
 """
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+from .representations import OutputKind  # noqa: F401  (re-exported: the protocols speak of it)
 
 Role = Literal["query", "document"]
 Metric = Literal["cosine", "dot", "euclidean"]
