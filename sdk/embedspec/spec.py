@@ -259,7 +259,10 @@ def _validate_block(
         return None
     if guessed is not None:
         return None
-    literal = {k for k, v in fields_raw.items() if not env_references(v)}  # ${VAR} values are used as given
+    # A value that starts with ${VAR} is used as the environment gives it; one that starts with a relative
+    # path ("../runs/index-${CORPUS}") resolves against the spec's folder like any other.
+    literal = {k for k, v in fields_raw.items() if not (isinstance(v, str) and v.lstrip().startswith("${"))
+               and (isinstance(v, str) or not env_references(v))}
     config, resolved = resolve_paths(config, base, literal)
     children: dict[str, BlockSpec] = {}
     for name, slot_kind in component_slots(reg.config_model).items():  # nested blocks: validated here too

@@ -147,5 +147,11 @@ def test_relative_paths_resolve_against_the_spec_file_and_are_written_back_as_gi
     monkeypatch.setenv("EMBEDSPEC_TEST_INDEX", "from-env")  # a ${VAR} value is used as given
     spec_file.write_text("version: 1\nencoder: {type: hashing, dim: 64}\nindex: {type: exact, path: \"${EMBEDSPEC_TEST_INDEX}\"}\n")
     assert load_spec(str(spec_file)).index.config.path == "from-env"
+    # a relative path holding a ${VAR} resolves against the spec's folder and is written back with it
+    spec_file.write_text("version: 1\nencoder: {type: hashing, dim: 64}\n"
+                         "index: {type: exact, path: \"../indexes/idx-${EMBEDSPEC_TEST_INDEX}\"}\n")
+    with embedspec.build(str(spec_file)) as pipe:
+        assert pipe.index.path == str(tmp_path / "project" / "indexes" / "idx-from-env")
+        assert pipe.to_spec()["index"]["path"] == "../indexes/idx-${EMBEDSPEC_TEST_INDEX}"
     text = "version: 1\nencoder: {type: hashing, dim: 64}\nindex: {type: exact, path: rel/idx}\n"
     assert load_spec(text).index.config.path == "rel/idx"  # YAML text or a mapping: the working directory
