@@ -220,7 +220,8 @@ def _plural(n: int, noun: str) -> str:
 @click.option("--gpus-per-actor", type=click.FloatRange(0, 64), default=0.0, show_default=True)
 @click.option("--output-parquet", type=click.Path(file_okay=False), default=None,
               help="With --engine ray: write Parquet files (id, vector, payload) to this directory instead of the index.")
-@click.option("--no-progress", is_flag=True)
+@click.option("--no-progress", "--quiet", "-q", "no_progress", is_flag=True,
+              help="No progress bar or progress lines (EMBEDSPEC_PROGRESS=0 does the same).")
 def index_command(spec: str, input_path: str, text_fields: tuple[str, ...], id_field: str, batch_size: int,
                   max_record_bytes: int, existing: str, flush_every: int, cache_dir: str | None, cache_max_mb: int,
                   engine: str, address: str | None, actors: int | None, cpus_per_actor: float | None,

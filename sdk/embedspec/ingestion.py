@@ -27,6 +27,7 @@ import numpy as np
 
 from .documents import Document, check_id, check_payload, content_id
 from .errors import EmbedspecError, PartialWriteError
+from .progress import Phase
 from .protocols import PointId
 
 #: How many vectors an unfitted compressor is fitted on when the pipeline fits it.
@@ -197,9 +198,10 @@ class Ingestion:
         self._write_or_buffer(ids, vectors, payloads)
 
     def finish(self) -> None:
-        """Write what is buffered and flush the index."""
+        """Write what is buffered and flush the index (a long flush, e.g. an index optimising, says so)."""
         self._drain()
-        self.pipeline.flush()
+        with Phase("index: writing to disk and optimising", mode=getattr(self.progress, "mode", "off")):
+            self.pipeline.flush()
 
     def _write_or_buffer(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
         if not self._needs_fit:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -118,6 +119,39 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Phase:
+    """A step with no count to show (flushing or optimising an index, loading a model). When it runs
+    longer than ``min_seconds``, a line says it is under way and another how long it took — on a
+    terminal and in logs alike, unless progress is off; quick steps say nothing."""
+
+    def __init__(self, desc: str, *, mode: str = "log", stream: TextIO | None = None, min_seconds: float = 2.0) -> None:
+        self.desc, self.mode, self.stream, self.min_seconds = desc, mode, stream, min_seconds
+        self.start = time.monotonic()
+        self._timer: threading.Timer | None = None
+        self._announced = False
+
+    def _write(self, text: str) -> None:
+        print(text, file=self.stream if self.stream is not None else sys.stderr, flush=True)
+
+    def _announce(self) -> None:
+        self._announced = True
+        self._write(f"{self.desc}...")
+
+    def __enter__(self) -> Phase:
+        self.start = time.monotonic()
+        if self.mode != "off":
+            self._timer = threading.Timer(self.min_seconds, self._announce)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._announced and exc_type is None:
+            self._write(f"{self.desc}: done in {format_duration(time.monotonic() - self.start)}")
 
 
 @dataclass

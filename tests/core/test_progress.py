@@ -89,3 +89,22 @@ def test_pipeline_ingest_reports_and_logs_without_a_terminal(capsys, monkeypatch
 def test_progress_rejects_unknown_modes():
     with pytest.raises(ValueError, match="mode must be 'bar', 'log' or 'off'"):
         Progress(1, mode="loud")
+
+
+def test_a_long_phase_says_it_is_under_way_and_how_long_it_took_a_quick_one_says_nothing():
+    import io
+    import time
+
+    from embedspec.progress import Phase
+
+    out = io.StringIO()
+    with Phase("index: optimising", mode="log", stream=out, min_seconds=0.05):
+        time.sleep(0.3)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "index: optimising..." and lines[1].startswith("index: optimising: done in "), lines
+    quiet = io.StringIO()
+    with Phase("index: optimising", mode="log", stream=quiet, min_seconds=5):
+        pass
+    with Phase("index: optimising", mode="off", stream=quiet, min_seconds=0.0):
+        time.sleep(0.05)
+    assert quiet.getvalue() == ""

@@ -112,7 +112,8 @@ def _generic_report(result: dict[str, Any], command: str) -> str:
               help="Score a retrieved document whose id equals the query id (BEIR drops it by default).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the results as JSON.")
 @click.option("--report", "report_out", type=click.Path(dir_okay=False), help="Write a markdown report.")
-@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--no-progress", "--quiet", "-q", "no_progress", is_flag=True,
+              help="No progress bar or progress lines (EMBEDSPEC_PROGRESS=0 does the same).")
 def eval_command(spec: str, beir_dir: str | None, pairs_file: str | None, cls_dir: str | None, split: str,
                  metric_names: str, limit_queries: int | None, batch_size: int, cache_dir: str | None,
                  keep_identical_ids: bool, json_out: str | None, report_out: str | None, no_progress: bool) -> None:
@@ -190,8 +191,10 @@ def _labels(specs: tuple[str, ...]) -> list[str]:
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
               help="Folder keeping the encoders' vectors between runs.")
 @click.option("--no-plot", is_flag=True, help="Skip the PNG (no matplotlib needed).")
+@click.option("--no-progress", "--quiet", "-q", "no_progress", is_flag=True,
+              help="No progress bar or progress lines (EMBEDSPEC_PROGRESS=0 does the same).")
 def compare_command(specs: tuple[str, ...], beir_dir: str, split: str, metric: str, limit_queries: int | None,
-                    out_dir: str, cache_dir: str | None, no_plot: bool) -> None:
+                    out_dir: str, cache_dir: str | None, no_plot: bool, no_progress: bool) -> None:
     """Evaluate several SPECs on one BEIR split; pipelines sharing an encoder encode once."""
     from .compare import compare_specs, write_comparison
     from .encoding import EmbeddingCache
@@ -207,7 +210,7 @@ def compare_command(specs: tuple[str, ...], beir_dir: str, split: str, metric: s
 
     cache = _run(lambda: EmbeddingCache.load(cache_dir)) if cache_dir else EmbeddingCache()
     results = _run(lambda: compare_specs(list(zip(_labels(specs), specs)), dataset, metrics=metrics, cache=cache,
-                                         on_result=progress, progress=False))
+                                         on_result=progress, progress=False if no_progress else None))
     if cache_dir:
         cache.save(cache_dir)
     paths = _run(lambda: write_comparison(results, out_dir, metric=metric, plot=not no_plot,

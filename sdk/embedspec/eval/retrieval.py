@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EmbedspecError
+from ..progress import Progress, progress_mode
 from .beir import BeirDataset
 from .encoding import CachingEncoder, EmbeddingCache, through_encoder
 from .metrics import DEFAULT_RETRIEVAL_METRICS, evaluate_run, parse_metric
@@ -99,7 +100,12 @@ def evaluate_retrieval(
     view.add(doc_texts, ids=doc_ids, batch_size=batch_size, progress=progress)  # flushes when done
     index_seconds = time.perf_counter() - start - (timing.seconds["document"] - doc_seconds)
     start = time.perf_counter()
-    hits = view.search(query_texts, k=k_search, batch_size=batch_size)
+    hits: list[Any] = []
+    with Progress(len(query_texts), desc="queries", unit="query", mode=progress_mode(progress)) as bar:
+        for chunk_start in range(0, len(query_texts), batch_size):
+            chunk = query_texts[chunk_start : chunk_start + batch_size]
+            hits.extend(view.search(chunk, k=k_search, batch_size=batch_size))
+            bar.update(len(chunk))
     batch_seconds = time.perf_counter() - start
     latencies = []
     for text in query_texts[:latency_queries]:
