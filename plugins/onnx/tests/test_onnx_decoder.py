@@ -127,6 +127,21 @@ def test_cli_export_and_models(tiny_qwen2: Path, tmp_path: Path) -> None:
     assert again.exit_code != 0 and "exists and is not empty" in again.output
 
 
+def test_an_export_prints_what_it_did_and_not_the_frameworks_chatter(tiny_qwen2: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    out = tmp_path / "quiet"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "embedspec"), "export", str(tiny_qwen2), str(out), "--family", "qwen3", "--name", "tiny"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert lines[0].startswith("exported tiny (qwen3") and lines[-1].startswith("verified against the source model")
+    assert len(lines) == 2, lines  # no TracerWarning, DeprecationWarning, torch_dtype or accelerate notices
+
+
 def test_fp16_and_int8_graphs(tiny_qwen2: Path, tmp_path: Path) -> None:
     from embedspec_onnx.common.quantization import INT8_METHODS, ffn_down_projections
     from embedspec_onnx.text.export import export_model

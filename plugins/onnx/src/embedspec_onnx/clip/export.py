@@ -26,6 +26,7 @@ import numpy as np
 from embedspec.errors import EmbedspecError
 
 from ..common.card import ExportInfo, ExportVerificationError
+from ..common.export_noise import quiet_export
 from ..common.runtime import require
 from .card import TEMPLATES, ClipModelCard
 from .preprocess import ImagePreprocessing
@@ -163,7 +164,8 @@ def export_towers(model: Any, out: Path, *, opset: int | None = None) -> int:
 
     towers = _towers(model)
     opset = opset or max(cfg.DEFAULT_ONNX_OPSET for _, cfg in towers.values())
-    export_models(models_and_onnx_configs=towers, output_dir=out, opset=opset)
+    with quiet_export():
+        export_models(models_and_onnx_configs=towers, output_dir=out, opset=opset)
     return opset
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..common.card import CARD_FILE, ExportInfo, ExportVerificationError, ModelCard, ModelDirectoryError
+from ..common.export_noise import quiet_export
 from ..common.quantization import compare_int8
 from ..common.runtime import require
 from .catalogue import find_entry, get_family, guess_family
@@ -67,17 +68,19 @@ def export_model(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
     try:
-        exporters.main_export(
-            src_str, tmp, task="feature-extraction", library_name="transformers", optimize=optimize,
-            do_validation=False, trust_remote_code=trust_remote_code,
-        )
+        with quiet_export():
+            exporters.main_export(
+                src_str, tmp, task="feature-extraction", library_name="transformers", optimize=optimize,
+                do_validation=False, trust_remote_code=trust_remote_code,
+            )
         files = {"model": "model.onnx", "tokenizer": "tokenizer.json"}
         if not (tmp / "tokenizer.json").is_file():
             raise ModelDirectoryError(f"{src_str} has no fast tokenizer (tokenizer.json); it cannot be exported")
         card = card.replace(files=files)
         card.write(tmp)
         texts = sample_texts or SAMPLE_TEXTS
-        reference = reference_vectors(src_str, card, texts, trust_remote_code=trust_remote_code)
+        with quiet_export():
+            reference = reference_vectors(src_str, card, texts, trust_remote_code=trust_remote_code)
         onnx_vectors = _encode(tmp, texts, "fp32")
         diff = float(abs(onnx_vectors - reference).max())
         if not diff <= tolerance:
