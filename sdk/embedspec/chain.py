@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DimensionMismatchError, EmbedspecError, IndexLockedError, SpecError
+from .query import DEFAULT_VECTOR, VectorSpec
 from .representations import KIND_NOUNS, OUTPUT_KINDS
 from .spec import Spec
 from .spec_source import SpecIssue, sorted_issues
@@ -128,7 +129,11 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
         dim = None
     if dim is not None and hasattr(index, "bind_dim"):
         try:
-            index.bind_dim(dim)
+            if kind not in (None, "dense") and hasattr(index, "bind_vectors"):  # one unnamed sparse/multi vector
+                modifier = getattr(encoder, "sparse_modifier", None) if kind == "sparse" else None
+                index.bind_vectors({DEFAULT_VECTOR: VectorSpec(kind, dim, "dot", modifier)})  # type: ignore[arg-type]
+            else:
+                index.bind_dim(dim)
         except DimensionMismatchError as exc:
             problem("index", f"{upstream} produces dimension {dim} but {_label('index', index)}: {exc}", dimension=True)
         except IndexLockedError:
