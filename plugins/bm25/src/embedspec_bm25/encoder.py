@@ -80,6 +80,8 @@ class Bm25Encoder(BaseEncoder):
     Config = Bm25EncoderConfig
     modalities = frozenset({"text"})
     output_kind: ClassVar[str] = "sparse"
+    #: The index weighs query terms by IDF over the documents it holds (Qdrant: Modifier.IDF).
+    sparse_modifier: ClassVar[str] = "idf"
     dim = TERM_SPACE
 
     def _init_runtime(self) -> None:
