@@ -210,7 +210,7 @@ class BaseIndex(Component):
             raise ValueError(f"ids in one upsert must be unique; {dup!r} appears more than once")
         if not ids:
             return
-        if self.dim is None and not isinstance(vectors, Mapping):
+        if self.dim is None and not isinstance(vectors, (Mapping, SparseVectors)):  # a sparse space is no dim
             self.dim = vectors.shape[1] if isinstance(vectors, np.ndarray) else vectors.dim
         self._upsert(ids, vectors, payloads if payloads is not None else [None] * len(ids))
 

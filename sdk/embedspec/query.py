@@ -18,12 +18,15 @@ without native fusion use it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from .representations import OutputKind, check_kind
+from .errors import DimensionMismatchError
+from .representations import KIND_NOUNS, OutputKind, check_kind, kind_of
+from .vectors import as_matrix
 
 #: The name of the one vector of a single-encoder pipeline.
 DEFAULT_VECTOR = ""
@@ -103,6 +106,36 @@ def plan_vectors(plan: Plan) -> list[str]:
     if isinstance(plan, Nearest):
         return [plan.vector]
     return list(dict.fromkeys(name for sub in plan.plans for name in plan_vectors(sub)))
+
+
+def check_named_vectors(specs: Mapping[str, VectorSpec], vectors: Mapping[str, Any], *, name: str = "vectors",
+                        complete: bool = True) -> dict[str, Any]:
+    """``vectors`` (``{name: representation}``) checked against the bound ``specs``: known names (all of
+    them when ``complete``, as an upsert needs), each of its vector's kind and size, equal row counts."""
+    unknown = [n for n in vectors if n not in specs]
+    if unknown:
+        raise ValueError(f"{name} name vector {unknown[0]!r}, which the index does not hold "
+                         f"(it holds {', '.join(map(repr, specs))})")
+    missing = [n for n in specs if n not in vectors]
+    if missing and complete:
+        raise ValueError(f"{name} lack vector {missing[0]!r}: every point needs {', '.join(map(repr, specs))}")
+    if not vectors:
+        raise ValueError(f"{name} name no vector")
+    out: dict[str, Any] = {}
+    for key, value in vectors.items():
+        spec, kind = specs[key], kind_of(value)
+        if kind != spec.kind:
+            raise TypeError(f"{name}[{key!r}] are {KIND_NOUNS[kind]}; the index holds {KIND_NOUNS[spec.kind]} there")
+        if kind == "dense":
+            out[key] = as_matrix(value, name=f"{name}[{key!r}]", dim=spec.dim)
+        elif value.dim != spec.dim:
+            raise DimensionMismatchError(f"{name}[{key!r}] are in a space of size {value.dim}, expected {spec.dim}")
+        else:
+            out[key] = value
+    lengths = {key: len(v) for key, v in out.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"{name} have different numbers of rows per vector: {lengths}")
+    return out
 
 
 def fuse(lists: list[tuple[np.ndarray, np.ndarray]], fusion: Fusion, k: int) -> tuple[np.ndarray, np.ndarray]:

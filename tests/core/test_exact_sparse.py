@@ -168,7 +168,7 @@ def test_bad_sparse_input_writes_nothing():
         index.upsert([2], SparseVectors.from_rows([([-4], [1.0])], DIM))
     with pytest.raises(ValueError, match="got 2 ids for 1 vectors"):
         index.upsert([2, 3], SparseVectors.from_rows([([1], [1.0])], DIM))
-    with pytest.raises(EmbedspecError, match="^vectors have dimension 60, expected 50$"):
+    with pytest.raises(EmbedspecError, match="^sparse vectors are in a space of size 60, the index holds size 50$"):
         index.upsert([2], SparseVectors.from_rows([([1], [1.0])], 60))
     with pytest.raises(TypeError, match=r"at memory holds one unnamed vector \(sparse, idf\); vectors are one unnamed "
                        r"batch of dense vectors$"):

@@ -22,10 +22,19 @@ import numpy as np
 
 from ..base import BaseIndex
 from ..errors import DimensionMismatchError, EmbedspecError
-from ..query import DEFAULT_VECTOR, Fusion, Nearest, Plan, VectorSpec, check_vector_name, fuse, plan_vectors
+from ..query import (
+    DEFAULT_VECTOR,
+    Fusion,
+    Nearest,
+    Plan,
+    VectorSpec,
+    check_named_vectors,
+    check_vector_name,
+    fuse,
+    plan_vectors,
+)
 from ..representations import KIND_NOUNS, SparseVectors, kind_of
 from ..storage import read_npz, write_npz
-from ..vectors import as_matrix
 from .sparse_store import SparseRows
 
 _DEFAULT_FILE = "_default"
@@ -112,30 +121,7 @@ class NamedVectors:
         if not self._specs or set(self._specs) == {DEFAULT_VECTOR}:
             raise TypeError(f"this exact index holds one unnamed vector per point; {name} are named "
                             f"({', '.join(map(repr, vectors))}): bind the names first (bind_vectors)")
-        unknown = [n for n in vectors if n not in self._specs]
-        if unknown:
-            raise ValueError(f"{name} name vector {unknown[0]!r}, which the index does not hold "
-                             f"(it holds {', '.join(self._specs)})")
-        missing = [n for n in self._specs if n not in vectors]
-        if missing and name == "vectors":
-            raise ValueError(f"{name} lack vector {missing[0]!r}: every point needs {', '.join(self._specs)}")
-        if not vectors:
-            raise ValueError(f"{name} name no vector")
-        out: dict[str, Any] = {}
-        for key, value in vectors.items():
-            spec, kind = self._specs[key], kind_of(value)
-            if kind != spec.kind:
-                raise TypeError(f"{name}[{key!r}] are {KIND_NOUNS[kind]}; the index holds {KIND_NOUNS[spec.kind]} there")
-            if kind == "dense":
-                out[key] = as_matrix(value, name=f"{name}[{key!r}]", dim=spec.dim)
-            elif value.dim != spec.dim:
-                raise DimensionMismatchError(f"{name}[{key!r}] are in a space of size {value.dim}, expected {spec.dim}")
-            else:
-                out[key] = value
-        lengths = {key: len(v) for key, v in out.items()}
-        if len(set(lengths.values())) > 1:
-            raise ValueError(f"{name} have different numbers of rows per vector: {lengths}")
-        return out
+        return check_named_vectors(self._specs, vectors, name=name, complete=name == "vectors")
 
     def _as_named(self, vectors: Any) -> dict[str, Any]:
         """The vectors of an upsert by name; an unnamed sparse batch binds the unnamed sparse vector."""
