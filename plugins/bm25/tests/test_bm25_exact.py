@@ -66,3 +66,14 @@ def test_empty_documents_write_nothing_of_their_batch(tmp_path):
         with pytest.raises(ValueError, match="document at position 1 has no terms after analysis"):
             pipe.add(["fox", "the and of", "dog"])
         assert pipe.count() == 0
+
+
+def test_to_spec_round_trips(tmp_path):
+    spec_in = spec(tmp_path / "idx", avgdl=12.5, language="de", k1=0.9)
+    with build(spec_in) as pipe:
+        pipe.add(["Die Straße", "der Fluss"])
+        written = pipe.to_spec()
+    assert written == {"version": 1, "encoder": {"type": "bm25", "language": "german", "k1": 0.9, "avgdl": 12.5},
+                       "index": {"type": "exact", "path": str(tmp_path / "idx")}}
+    with build(written, read_only=True) as again:
+        assert again.to_spec() == written and again.count() == 2
