@@ -27,6 +27,7 @@ from .plugins import describe, get_registry
 from .progress import IngestReport, Progress, progress_mode
 from .protocols import Hit, PointId, Role
 from .query import Fusion
+from .representations import KIND_NOUNS
 from .spec import _ENV, BlockSpec, Spec, SpecIssue, load_spec, spec_error
 
 
@@ -76,6 +77,22 @@ class Pipeline:
     def hybrid(self) -> bool:
         """Whether this pipeline holds several named encoders (``encoders:`` + ``fusion:``)."""
         return isinstance(self.encoder, NamedEncoders)
+
+    def outline(self) -> str:
+        """What the pipeline writes per document, for messages: ``384 -> 128 dims``, ``sparse vectors
+        (a space of 4,294,967,296)``, or each named vector of a hybrid pipeline."""
+
+        def one(encoder: Any) -> str:
+            kind = getattr(encoder, "output_kind", "dense")
+            if kind == "sparse":
+                return f"sparse vectors (a space of {int(encoder.dim):,})"
+            return f"{KIND_NOUNS[kind]} of {int(encoder.dim)} dims" if kind != "dense" else f"{int(encoder.dim)} dims"
+
+        if isinstance(self.encoder, NamedEncoders):
+            return ", ".join(f"{name}: {one(enc)}" for name, enc in self.encoder.encoders.items())
+        if getattr(self.encoder, "output_kind", "dense") != "dense":
+            return one(self.encoder)
+        return f"{self.encoder.dim} -> {self.dim} dims"
 
     def with_encoder(self, encoder: Any) -> Pipeline:
         """A view of this pipeline encoding with ``encoder`` (e.g. a caching or timing wrapper of the
