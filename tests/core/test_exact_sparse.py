@@ -182,3 +182,42 @@ def test_queries_without_shared_terms_and_k_beyond_the_index():
     queries = SparseVectors.from_rows([([7], [1.0]), ([], []), ([1, 2], [1.0, 1.0])], DIM)
     hits = index.search(queries, k=50)
     assert hits[0] == [] and hits[1] == [] and [h.id for h in hits[2]] == ["y", "x"]
+
+
+def test_fuzzed_named_upserts_write_nothing_or_everything():
+    """Named vectors with wrong names, kinds, sizes or row counts are refused before anything is written."""
+    rng = np.random.default_rng(11)
+    index = ExactIndex(metric="dot")
+    index.bind_vectors({"dense": VectorSpec("dense", 4, "dot"), "terms": VectorSpec("sparse", DIM, "dot", "idf")})
+    held = 0
+    for step in range(300):
+        n = int(rng.integers(1, 4))
+        parts: dict = {"dense": rng.random((n, 4)).astype(np.float32), "terms": random_sparse(rng, n)}
+        broken = rng.integers(0, 7)
+        if broken == 1:
+            parts.pop(rng.choice(list(parts)))
+        elif broken == 2:
+            parts["title"] = parts["dense"]
+        elif broken == 3:
+            parts["dense"] = random_sparse(rng, n)
+        elif broken == 4:
+            parts["terms"] = random_sparse(rng, n, dim=DIM + 1)
+        elif broken == 5:
+            parts["dense"] = rng.random((n + 1, 4)).astype(np.float32)
+        elif broken == 6:
+            parts["dense"] = rng.random((n, 5)).astype(np.float32)
+        ids = [f"p{step}-{i}" for i in range(n)]
+        if broken:
+            with pytest.raises((TypeError, ValueError)):
+                index.upsert(ids, parts)
+        else:
+            index.upsert(ids, parts)
+            held += n
+        assert index.count() == held
+    queries = {"dense": rng.random((2, 4)).astype(np.float32), "terms": random_sparse(rng, 2)}
+    from embedspec.query import Fusion, Nearest
+
+    hits = index.search(queries, k=5, plan=Fusion((Nearest("dense"), Nearest("terms"))))
+    assert len(hits) == 2 and all(len(h) == 5 for h in hits)
+    with pytest.raises(ValueError, match="the plan reads vector 'title', but the queries have 'dense', 'terms'"):
+        index.search(queries, k=5, plan=Nearest("title"))
