@@ -117,13 +117,9 @@ class Bm25Encoder(BaseEncoder):
         cache = self._ids
         if len(cache) > _CACHE_LIMIT:
             cache.clear()
-        out = np.empty(len(terms), dtype=np.int64)
-        for i, term in enumerate(terms):
-            tid = cache.get(term)
-            if tid is None:
-                tid = cache[term] = term_id(term)
-            out[i] = tid
-        return out
+        for term in set(terms).difference(cache):  # hash each new term once
+            cache[term] = term_id(term)
+        return np.fromiter(map(cache.__getitem__, terms), dtype=np.int64, count=len(terms))
 
     def _encode_batch(self, inputs: Sequence[Any], role: Role) -> SparseVectors:
         terms = self.analyzer.analyze_all(inputs)
