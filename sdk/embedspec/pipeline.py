@@ -219,7 +219,12 @@ class Pipeline:
         return self.index.search(vectors, k=k, filter=filter)
 
     def bytes_per_vector(self) -> int:
-        """Bytes the index stores per vector after the compressor chain (float32 when none)."""
+        """Bytes the index stores per vector after the compressor chain (float32 when none). Sparse and
+        hybrid pipelines: the mean bytes the index holds per point for search (``index.bytes_per_point``,
+        0 when the index cannot tell), since a sparse vector's size depends on its text."""
+        if self.hybrid or getattr(self.encoder, "output_kind", "dense") == "sparse":
+            measure = getattr(self.index, "bytes_per_point", None)
+            return int(round(measure())) if callable(measure) else 0
         dim = self.encoder.dim
         if self.aligner is not None:
             dim = self.aligner.output_dim(dim)

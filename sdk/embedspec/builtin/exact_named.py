@@ -175,6 +175,19 @@ class NamedVectors:
             raise ValueError(f"the exact index holds no vector {plan.vector!r}")
         return self._dense_top(queries, k, filter)  # type: ignore[attr-defined]
 
+    def bytes_per_point(self) -> float:
+        """Mean bytes held in memory for search per point: the dense row (floats or codes) and every
+        sparse vector's entries."""
+        with self._mutex:  # type: ignore[attr-defined]
+            n = len(self._ids)
+            if n == 0:
+                return 0.0
+            dense = 0
+            for arr in (getattr(self, "_codes", None), getattr(self, "_vectors", None)):
+                if arr is not None:
+                    dense += arr[0].nbytes
+            return dense + sum(store.nbytes for store in self._sparse.values()) / n
+
     # ---- persistence -------------------------------------------------------------------------
     def _named_meta(self) -> dict[str, Any]:
         return {name: spec.describe() for name, spec in self._specs.items()}
