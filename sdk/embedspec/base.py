@@ -23,6 +23,7 @@ from .component import Component
 from .documents import check_ids, check_payload
 from .errors import DimensionMismatchError, EmbedspecError, ReadOnlyError
 from .protocols import Hit, Metric, PointId, Role
+from .query import DEFAULT_VECTOR, Plan, VectorSpec
 from .representations import KIND_NOUNS, MultiVectors, OutputKind, SparseVectors, kind_of
 from .vectors import as_matrix, batched, l2_normalize
 
@@ -131,6 +132,8 @@ class BaseIndex(Component):
     def check_vectors(self, vectors: Any, *, name: str = "vectors") -> Any:
         """``vectors`` checked for this index: a float32 matrix for dense vectors, the
         ``MultiVectors`` / ``SparseVectors`` as given otherwise; the kind must be one it ``accepts``."""
+        if isinstance(vectors, Mapping):
+            return self.check_named(vectors, name=name)
         kind = kind_of(vectors)
         if kind not in self.accepts:
             takes = " or ".join(KIND_NOUNS[k] for k in sorted(self.accepts))
@@ -140,6 +143,23 @@ class BaseIndex(Component):
         if self.dim is not None and len(vectors) and vectors.dim != self.dim:
             raise DimensionMismatchError(f"{name} have dimension {vectors.dim}, expected {self.dim}")
         return vectors
+
+    def check_named(self, vectors: Mapping[str, Any], *, name: str = "vectors") -> dict[str, Any]:
+        """Named vectors (``{name: representation}``, one row per point in each) checked for this
+        index. Default: refused, the index holds one unnamed vector (see ``bind_vectors``)."""
+        raise TypeError(f"{type(self).__name__} holds one unnamed vector per point; {name} are named "
+                        f"({', '.join(map(repr, vectors))})")
+
+    def bind_vectors(self, specs: Mapping[str, VectorSpec]) -> None:
+        """Called by ``build`` with every vector the pipeline writes per point (``embedspec.query``).
+
+        Default: one unnamed dense vector, bound by ``bind_dim``; anything else is refused.
+        """
+        if set(specs) == {DEFAULT_VECTOR} and specs[DEFAULT_VECTOR].kind == "dense":
+            self.bind_dim(specs[DEFAULT_VECTOR].dim)
+            return
+        what = ", ".join(f"{n or 'the unnamed vector'} ({KIND_NOUNS[s.kind]})" for n, s in specs.items())
+        raise EmbedspecError(f"{type(self).__name__} cannot hold {what}: it holds one unnamed dense vector")
 
     def bind_dim(self, dim: int) -> None:
         """Called by ``build`` with the dimension the chain produces; indexes may check stored data."""
@@ -173,7 +193,7 @@ class BaseIndex(Component):
         self.warm_up()  # stored data (an existing index) fixes the dimension before the input is checked
         ids = check_ids(ids)
         vectors = self.check_vectors(vectors)
-        rows = len(vectors)
+        rows = len(next(iter(vectors.values()))) if isinstance(vectors, Mapping) else len(vectors)
         if payloads is not None:
             if isinstance(payloads, (str, bytes, Mapping)):
                 raise TypeError("payloads must be a list (one mapping or None per id)")
@@ -190,22 +210,29 @@ class BaseIndex(Component):
             raise ValueError(f"ids in one upsert must be unique; {dup!r} appears more than once")
         if not ids:
             return
-        if self.dim is None:
+        if self.dim is None and not isinstance(vectors, (Mapping, SparseVectors)):  # a sparse space is no dim
             self.dim = vectors.shape[1] if isinstance(vectors, np.ndarray) else vectors.dim
         self._upsert(ids, vectors, payloads if payloads is not None else [None] * len(ids))
 
     def search(
-        self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None
+        self, queries: Any, k: int = 10, filter: Mapping[str, Any] | None = None, plan: Plan | None = None
     ) -> list[list[Hit]]:
-        """The ``k`` best hits of each query row, best first."""
+        """The ``k`` best hits of each query row, best first. ``queries`` named (``{name: rows}``) go
+        with a ``plan`` (``embedspec.query``: ``Nearest``, ``Fusion``) saying how to combine them."""
         k = check_k(k)
         self.warm_up()
         queries = self.check_vectors(queries, name="queries")
-        if len(queries) == 0:
+        rows = len(next(iter(queries.values()))) if isinstance(queries, Mapping) else len(queries)
+        if rows == 0:
             return []
         from .filters import parse_filter
 
-        return self._search(queries, k, parse_filter(filter))
+        if plan is None and not isinstance(queries, Mapping):
+            return self._search(queries, k, parse_filter(filter))
+        return self._search_plan(queries, k, parse_filter(filter), plan)
+
+    def _search_plan(self, queries: Any, k: int, filter: Any, plan: Plan | None) -> list[list[Hit]]:
+        raise EmbedspecError(f"{type(self).__name__} cannot run query plans (named vectors, fusion)")
 
     def delete(self, ids: Sequence[PointId]) -> None:
         """Remove points; unknown ids are ignored."""

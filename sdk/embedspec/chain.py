@@ -8,10 +8,12 @@ at the first one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import DimensionMismatchError, EmbedspecError, IndexLockedError, SpecError
+from .query import DEFAULT_VECTOR, VectorSpec
 from .representations import KIND_NOUNS, OUTPUT_KINDS
 from .spec import Spec
 from .spec_source import SpecIssue, sorted_issues
@@ -128,7 +130,11 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
         dim = None
     if dim is not None and hasattr(index, "bind_dim"):
         try:
-            index.bind_dim(dim)
+            if kind not in (None, "dense") and hasattr(index, "bind_vectors"):  # one unnamed sparse/multi vector
+                modifier = getattr(encoder, "sparse_modifier", None) if kind == "sparse" else None
+                index.bind_vectors({DEFAULT_VECTOR: VectorSpec(kind, dim, "dot", modifier)})  # type: ignore[arg-type]
+            else:
+                index.bind_dim(dim)
         except DimensionMismatchError as exc:
             problem("index", f"{upstream} produces dimension {dim} but {_label('index', index)}: {exc}", dimension=True)
         except IndexLockedError:
@@ -142,6 +148,43 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
         except EmbedspecError as exc:
             problem("index", f"{_label('index', index)}: {exc}")
     out.dim, out.kind = dim, kind
+    return out
+
+
+def check_named_chain(encoders: Mapping[str, Any], index: Any, spec: Spec | None = None) -> ChainCheck:
+    """Check a hybrid pipeline: each named encoder's kind is one the index stores; then bind the named
+    vectors (``index.bind_vectors``), which checks them against what the index already holds."""
+    out = ChainCheck(kind=None)
+    where = _Locator(spec)
+    specs: dict[str, VectorSpec] = {}
+    accepts = getattr(index, "accepts", frozenset({"dense"}))
+    for name, encoder in encoders.items():
+        path, label = f"encoders.{name}", _label(f"encoders.{name}", encoder)
+        try:
+            kind, dim = _kind(encoder, "output_kind"), int(encoder.dim)
+        except (EmbedspecError, OSError, ValueError) as exc:
+            out.issues.append(where.issue(path, f"{label}: cannot tell its output: {exc}"))
+            continue
+        if kind not in accepts:
+            stores = " or ".join(KIND_NOUNS[k] for k in sorted(accepts))
+            out.issues.append(where.issue(path, f"{label} emits {KIND_NOUNS[kind]} but {_label('index', index)} "
+                                          f"stores {stores}"))
+            continue
+        metric = getattr(index, "metric", "cosine") if kind == "dense" else "dot"
+        modifier = getattr(encoder, "sparse_modifier", None) if kind == "sparse" else None
+        specs[name] = VectorSpec(kind, dim, metric, modifier)  # type: ignore[arg-type]
+    if out.issues:
+        return out
+    bind = getattr(index, "bind_vectors", None)
+    try:
+        if bind is None:
+            raise EmbedspecError("it cannot hold named vectors")
+        bind(specs)
+    except IndexLockedError:
+        raise
+    except EmbedspecError as exc:
+        out.issues.append(where.issue("index", f"{_label('index', index)}: {exc}"))
+        out.dimension_problem = isinstance(exc, DimensionMismatchError)
     return out
 
 

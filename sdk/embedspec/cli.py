@@ -150,7 +150,7 @@ def validate_command(spec: str) -> None:
     with pipeline:
         index = pipeline.index
         state = _index_state(index)
-        click.echo(f"{spec}: valid ({pipeline.encoder.dim} -> {pipeline.dim} dims; index {type(index).__name__} "
+        click.echo(f"{spec}: valid ({pipeline.outline()}; index {type(index).__name__} "
                    f"at {index.data_location()}: {state})")
 
 

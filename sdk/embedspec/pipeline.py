@@ -17,14 +17,17 @@ import numpy as np
 import yaml
 
 from .base import BaseCompressor, Quantizer, as_matrix, check_k
-from .chain import chain_error, check_chain
+from .chain import ChainCheck, chain_error, check_chain, check_named_chain
 from .documents import Document, as_documents
 from .embedding_cache import EmbeddingCache, cache_from_env
-from .errors import NotFittedError, ResourceError
+from .errors import NotFittedError, ResourceError, SpecError
+from .hybrid import FusionConfig, NamedEncoders
 from .ingestion import FIT_SAMPLE, Ingestion
 from .plugins import describe, get_registry
 from .progress import IngestReport, Progress, progress_mode
 from .protocols import Hit, PointId, Role
+from .query import Fusion
+from .representations import KIND_NOUNS
 from .spec import _ENV, BlockSpec, Spec, SpecIssue, load_spec, spec_error
 
 
@@ -36,19 +39,60 @@ class Pipeline:
     """A built chain of components. Documents are encoded with role "document", queries "query"."""
 
     def __init__(self, encoder: Any, index: Any, compressors: Sequence[Any] = (), aligner: Any = None,
-                 spec: Spec | None = None, cache: EmbeddingCache | None = None) -> None:
+                 spec: Spec | None = None, cache: EmbeddingCache | None = None,
+                 fusion: FusionConfig | None = None) -> None:
         self.encoder = encoder
         self.cache = cache  # vectors already computed, by model fingerprint, role and content
         self.index = index
         self.aligner = aligner
         self.compressors = list(compressors)
         self.spec = spec
-        check = check_chain(encoder, aligner, self.compressors, index, spec)
+        #: Hybrid pipelines (``NamedEncoders``): the fusion block and the plan every search runs.
+        self.fusion = fusion
+        self.plan: Fusion | None = None
+        if isinstance(encoder, NamedEncoders):
+            check = self._check_hybrid(encoder, index, fusion, spec)
+        else:
+            check = check_chain(encoder, aligner, self.compressors, index, spec)
         if check.issues:
             raise chain_error(check.issues, spec.source if spec else None, dimension=check.dimension_problem)
         self.dim: int = check.dim  # type: ignore[assignment]
         self.quantizer: Quantizer | None = check.quantizer
         self.native_quantization = check.native_quantization
+
+    def _check_hybrid(self, encoder: NamedEncoders, index: Any, fusion: FusionConfig | None, spec: Spec | None
+                      ) -> ChainCheck:
+        if self.compressors or self.aligner is not None:
+            raise SpecError("a pipeline of named encoders takes no compressors or aligner")
+        if fusion is None:
+            raise SpecError("a pipeline of named encoders needs a fusion (FusionConfig)")
+        missing = [n for n in fusion.weights or {} if n not in encoder.encoders]
+        if missing:
+            raise SpecError(f"fusion.weights names vector {missing[0]!r}, which the index lacks: its vectors are "
+                            f"the encoders ({', '.join(encoder.encoders)})")
+        self.plan = fusion.plan(list(encoder.encoders))
+        return check_named_chain(encoder.encoders, index, spec)
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether this pipeline holds several named encoders (``encoders:`` + ``fusion:``)."""
+        return isinstance(self.encoder, NamedEncoders)
+
+    def outline(self) -> str:
+        """What the pipeline writes per document, for messages: ``384 -> 128 dims``, ``sparse vectors
+        (a space of 4,294,967,296)``, or each named vector of a hybrid pipeline."""
+
+        def one(encoder: Any) -> str:
+            kind = getattr(encoder, "output_kind", "dense")
+            if kind == "sparse":
+                return f"sparse vectors (a space of {int(encoder.dim):,})"
+            return f"{KIND_NOUNS[kind]} of {int(encoder.dim)} dims" if kind != "dense" else f"{int(encoder.dim)} dims"
+
+        if isinstance(self.encoder, NamedEncoders):
+            return ", ".join(f"{name}: {one(enc)}" for name, enc in self.encoder.encoders.items())
+        if getattr(self.encoder, "output_kind", "dense") != "dense":
+            return one(self.encoder)
+        return f"{self.encoder.dim} -> {self.dim} dims"
 
     def with_encoder(self, encoder: Any) -> Pipeline:
         """A view of this pipeline encoding with ``encoder`` (e.g. a caching or timing wrapper of the
@@ -63,6 +107,8 @@ class Pipeline:
         """``(n, dim) float32``: the encoder's vectors, mapped by the aligner when there is one."""
         if isinstance(items, (str, bytes)):
             raise TypeError("encode() takes a list of inputs, not a single string: wrap it as [text]")
+        if self.hybrid:  # {name: representation}; the embedding cache serves single-encoder pipelines
+            return self.encoder.encode(list(items), role=role, batch_size=batch_size)
         if self.cache is not None:
             vectors = self.cache.encode(self.encoder, list(items), role=role, batch_size=batch_size)
         else:
@@ -133,7 +179,7 @@ class Pipeline:
         documents were written, so an interruption keeps them. ``progress``: see ``embedspec.progress``.
         """
         if getattr(self.index, "read_only", False):
-            self.index.upsert([], np.zeros((0, self.dim), dtype=np.float32))  # raises ReadOnlyError
+            self.index.upsert([], np.zeros((0, self.dim or 1), dtype=np.float32))  # raises ReadOnlyError
         hits, misses = (self.cache.hits, self.cache.misses) if self.cache is not None else (0, 0)
         with Progress(total, mode=progress_mode(progress)) as bar:
             ingestion = Ingestion(self, batch_size, bar, skip_existing=skip_existing, flush_every=flush_every)
@@ -168,10 +214,17 @@ class Pipeline:
         if not queries:
             return []
         vectors = self.compress(self.encode(queries, role="query", batch_size=batch_size))
+        if self.plan is not None:
+            return self.index.search(vectors, k=k, filter=filter, plan=self.plan)
         return self.index.search(vectors, k=k, filter=filter)
 
     def bytes_per_vector(self) -> int:
-        """Bytes the index stores per vector after the compressor chain (float32 when none)."""
+        """Bytes the index stores per vector after the compressor chain (float32 when none). Sparse and
+        hybrid pipelines: the mean bytes the index holds per point for search (``index.bytes_per_point``,
+        0 when the index cannot tell), since a sparse vector's size depends on its text."""
+        if self.hybrid or getattr(self.encoder, "output_kind", "dense") == "sparse":
+            measure = getattr(self.index, "bytes_per_point", None)
+            return int(round(measure())) if callable(measure) else 0
         dim = self.encoder.dim
         if self.aligner is not None:
             dim = self.aligner.output_dim(dim)
@@ -190,7 +243,13 @@ class Pipeline:
         Secrets given literally are written back masked (``embedspec.secrets``).
         """
         spec = self.spec
-        out: dict[str, Any] = {"version": 1, "encoder": _restore_env(describe(self.encoder), spec and spec.encoder)}
+        out: dict[str, Any] = {"version": 1}
+        if isinstance(self.encoder, NamedEncoders):
+            built = spec.encoders if spec else {}
+            out["encoders"] = {name: _restore_env(describe(enc), built.get(name))
+                               for name, enc in self.encoder.encoders.items()}
+        else:
+            out["encoder"] = _restore_env(describe(self.encoder), spec and spec.encoder)
         if self.aligner is not None:
             out["aligner"] = _restore_env(describe(self.aligner), spec and spec.aligner)
         if self.compressors:
@@ -199,6 +258,8 @@ class Pipeline:
                 _restore_env(describe(c), built[i] if i < len(built) else None) for i, c in enumerate(self.compressors)
             ]
         out["index"] = _restore_env(describe(self.index), spec and spec.index)
+        if self.fusion is not None:
+            out["fusion"] = self.fusion.to_spec()
         if spec is not None and spec.serve is not None:
             out["serve"] = dict(spec.serve)  # as written: its keys are ${VAR} references
         return out
@@ -269,9 +330,11 @@ def build(spec: str | os.PathLike[str] | Mapping[str, Any] | Spec, *, read_only:
         if issues:  # the chain cannot be trusted with broken parts: report the parts' problems
             raise spec_error(issues, spec.source)
         cache = _open_cache(False if cache is None and read_only else cache)
+        encoder = (NamedEncoders({name: built[b.path] for name, b in spec.encoders.items()}) if spec.encoders
+                   else built["encoder"])
         return Pipeline(
-            built["encoder"], built["index"], [built[b.path] for b in spec.compressors],
-            built.get("aligner"), spec=spec, cache=cache,
+            encoder, built["index"], [built[b.path] for b in spec.compressors],
+            built.get("aligner"), spec=spec, cache=cache, fusion=spec.fusion,
         )
     except BaseException:
         for component in built.values():  # release what a failed build opened (e.g. an index lock)

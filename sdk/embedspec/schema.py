@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .hybrid import FusionConfig
 from .protocols import PLURALS
+from .query import VECTOR_NAME
 from .registry import Registration, Registry
 from .spec import BLOCKS, SPEC_VERSION
 
@@ -33,10 +35,14 @@ def spec_json_schema(registry: Registry) -> dict[str, Any]:
         "title": "embedspec spec",
         "type": "object",
         "additionalProperties": False,
-        "required": ["version", "encoder", "index"],
+        "required": ["version", "index"],
+        "oneOf": [{"required": ["encoder"]}, {"required": ["encoders", "fusion"]}],
         "properties": {
             "version": {"const": SPEC_VERSION},
             "encoder": block["encoder"],
+            "encoders": {"type": "object", "minProperties": 2, "propertyNames": {"pattern": f"^{VECTOR_NAME.pattern}$"},
+                         "additionalProperties": block["encoder"]},
+            "fusion": FusionConfig.model_json_schema(),
             "aligner": block["aligner"],
             "compressors": {"type": "array", "items": block["compressor"]},
             "index": block["index"],

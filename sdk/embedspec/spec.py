@@ -21,8 +21,10 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from .errors import SpecError, UnknownComponentError
+from .hybrid import FusionConfig
 from .plugins import load_plugins
 from .protocols import COMPONENT_KINDS
+from .query import VECTOR_NAME
 from .registry import Registration, component_slots, path_fields
 from .secrets import ENV_REFERENCES, Secret
 from .spec_source import MAX_DEPTH, Positions, SpecIssue, decode_spec, parse_yaml, read_spec_file, spec_error
@@ -36,7 +38,9 @@ SPEC_VERSION = 1
 BLOCKS = {k.spec_key: k.name for k in COMPONENT_KINDS}  # spec key -> component kind
 #: Sections the pipeline does not build: ``serve`` holds server settings (``embedspec.serve.config``).
 SECTIONS = ("serve",)
-TOP_LEVEL = ("version", *BLOCKS, *SECTIONS)
+#: A hybrid spec: named encoders (instead of `encoder`) and the fusion of their vectors (``embedspec.hybrid``).
+HYBRID = ("encoders", "fusion")
+TOP_LEVEL = ("version", *BLOCKS, *HYBRID, *SECTIONS)
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -71,7 +75,7 @@ class BlockSpec:
 class Spec:
     """A validated spec: the blocks, the source file, the raw (uninterpolated) mapping."""
 
-    encoder: BlockSpec
+    encoder: BlockSpec | None  # None in a hybrid spec (``encoders``)
     index: BlockSpec
     aligner: BlockSpec | None = None
     compressors: list[BlockSpec] = field(default_factory=list)
@@ -80,9 +84,12 @@ class Spec:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     #: The ``serve:`` section as written (validated by ``embedspec.serve.config`` when serving).
     serve: dict[str, Any] | None = field(default=None, repr=False)
+    #: Hybrid specs: the named encoders (``encoders.<name>``) and the ``fusion`` block.
+    encoders: dict[str, BlockSpec] = field(default_factory=dict)
+    fusion: FusionConfig | None = None
 
     def blocks(self) -> list[BlockSpec]:
-        out = [self.encoder]
+        out = [self.encoder] if self.encoder is not None else list(self.encoders.values())
         if self.aligner:
             out.append(self.aligner)
         return [*out, *self.compressors, self.index]
@@ -337,7 +344,13 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
             issues.append(SpecIssue(_clip(str(key)), f"unknown top-level key{hint}", *_at(pos, str(key))))
     _check_version(data, pos, issues)
     blocks: dict[str, Any] = {}
+    hybrid = data.get("encoders") is not None
     for name in ("encoder", "index"):
+        if name == "encoder" and hybrid:
+            if "encoder" in data:
+                issues.append(SpecIssue("encoder", "give either `encoder:` (one encoder) or `encoders:` (named "
+                                        "encoders with a fusion block), not both", *_at(pos, "encoder")))
+            continue
         if name not in data:
             issues.append(SpecIssue(name, f"the spec needs an '{name}' block", None, None))
         else:
@@ -353,13 +366,23 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
     comp_blocks = [
         _validate_block(c, f"compressors[{i}]", "compressor", pos, issues, base) for i, c in enumerate(compressors)
     ]
+    encoders: dict[str, BlockSpec] = {}
+    fusion: FusionConfig | None = None
+    if hybrid:
+        encoders = _validate_encoders(data, pos, issues, base)
+        fusion = _validate_fusion(data, list(encoders) or _names(data["encoders"]), pos, issues)
+    elif data.get("fusion") is not None:
+        issues.append(SpecIssue("fusion", "a fusion block combines the vectors of several encoders: name them "
+                                "under `encoders:` (see docs/hybrid.md)", *_at(pos, "fusion")))
     serve = data.get("serve")
     if serve is not None and not isinstance(serve, dict):
         issues.append(SpecIssue("serve", "must be a mapping of server settings (see docs/serve.md)", *_at(pos, "serve")))
     if issues:
         raise spec_error(issues, source)
     return Spec(
-        encoder=blocks["encoder"],
+        encoder=blocks.get("encoder"),
+        encoders=encoders,
+        fusion=fusion,
         index=blocks["index"],
         aligner=blocks.get("aligner"),
         compressors=[b for b in comp_blocks if b is not None],
@@ -367,6 +390,62 @@ def validate(data: Any, pos: Mapping[str, tuple[int, int]] | None = None, source
         raw=data,
         serve=serve if isinstance(serve, dict) else None,
     )
+
+
+def _names(encoders: Any) -> list[str]:
+    return [str(n) for n in encoders] if isinstance(encoders, dict) else []
+
+
+def _validate_encoders(data: dict[Any, Any], pos: Mapping[str, tuple[int, int]], issues: list[SpecIssue],
+                       base: Path | None) -> dict[str, BlockSpec]:
+    """The ``encoders`` mapping of a hybrid spec: two or more named encoder blocks, no compressor or aligner."""
+    raw = data["encoders"]
+    if not isinstance(raw, dict) or len(raw) < 2:
+        issues.append(SpecIssue("encoders", "must map two or more vector names to encoder blocks (for one encoder, "
+                                "write `encoder:`)", *_at(pos, "encoders")))
+        return {}
+    out: dict[str, BlockSpec] = {}
+    for name, block in raw.items():
+        where = f"encoders.{_clip(str(name))}"
+        if not isinstance(name, str) or not VECTOR_NAME.fullmatch(name):
+            issues.append(SpecIssue(where, "a vector name is lower-case letters, digits and underscores, starting "
+                                    "with a letter (at most 32 characters)", *_at(pos, where)))
+            continue
+        built = _validate_block(block, where, "encoder", pos, issues, base)
+        if built is not None:
+            out[name] = built
+    for key in ("compressors", "aligner"):
+        if data.get(key):
+            issues.append(SpecIssue(key, f"a spec with `encoders:` takes no {key} (they apply to one encoder's "
+                                    "dense vectors)", *_at(pos, key)))
+    if "fusion" not in data:
+        issues.append(SpecIssue("fusion", "a spec with several encoders needs a `fusion` block saying how to "
+                                "combine their results (e.g. `fusion: {method: rrf}`)", *_at(pos, "encoders")))
+    return out
+
+
+def _validate_fusion(data: dict[Any, Any], names: list[str], pos: Mapping[str, tuple[int, int]],
+                     issues: list[SpecIssue]) -> FusionConfig | None:
+    raw = data.get("fusion")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        issues.append(SpecIssue("fusion", "must be a mapping (method, k, limit, weights)", *_at(pos, "fusion")))
+        return None
+    try:
+        fusion = FusionConfig.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = _loc_path("fusion", tuple(err["loc"]))
+            msg = _issue_message(err, FusionConfig, "fusion", raw, {})
+            issues.append(SpecIssue(_clip(where), msg, *_at(pos, where)))
+        return None
+    for name in fusion.weights or {}:
+        if name not in names:
+            where = f"fusion.weights.{_clip(name)}"
+            issues.append(SpecIssue(where, f"names vector {name!r}, which the index lacks: its vectors are the "
+                                    f"spec's encoders ({', '.join(names) or 'none'})", *_at(pos, where)))
+    return fusion
 
 
 def load_spec(source: str | bytes | os.PathLike[str] | Mapping[str, Any] | Spec) -> Spec:

@@ -52,7 +52,10 @@ def test_schema_is_json_schema_of_installed_components():
     schema = json.loads(run("schema").output)
     encoders = {s["properties"]["type"]["const"] for s in schema["properties"]["encoder"]["oneOf"]}
     assert "hashing" in encoders
-    assert schema["required"] == ["version", "encoder", "index"]
+    assert schema["required"] == ["version", "index"]
+    assert schema["oneOf"] == [{"required": ["encoder"]}, {"required": ["encoders", "fusion"]}]
+    assert schema["properties"]["encoders"]["additionalProperties"] == schema["properties"]["encoder"]
+    assert set(schema["properties"]["fusion"]["properties"]) == {"method", "k", "limit", "weights", "normalization"}
 
 
 def test_index_then_search(tmp_path):

@@ -12,7 +12,7 @@ from embedspec.schema import spec_reference_markdown
 REPO = Path(__file__).resolve().parents[2]
 REPO_DISTRIBUTIONS = [
     "embedspec-onnx", "embedspec-qdrant", "embedspec-unified", "embedspec-gfun",
-    "embedspec-random-projection", "embedspec-use", "embedspec-cade",
+    "embedspec-random-projection", "embedspec-use", "embedspec-cade", "embedspec-bm25",
 ]
 
 

@@ -37,7 +37,10 @@ from ..errors import DimensionMismatchError, EmbedspecError, NotFittedError
 from ..filters import Filter
 from ..locking import DirectoryLock
 from ..protocols import Hit, PointId
+from ..query import DEFAULT_VECTOR
 from ..registry import ComponentConfig, PathField
+from ..representations import SparseVectors
+from .exact_named import NamedVectors
 from .similarity import QUERY_BLOCK, blockwise_top_k, pairwise_scores
 from .snapshot import (
     MANIFEST,
@@ -48,6 +51,7 @@ from .snapshot import (
     snapshot_file,
     write_snapshot,
 )
+from .sparse_store import SparseRows
 
 FORMAT = "embedspec-exact"
 FORMAT_VERSION = 1
@@ -73,12 +77,15 @@ def _serialized(method: Any) -> Any:
     return wrapper
 
 
-class ExactIndex(BaseIndex):
-    """Exact k-nearest-neighbour search over float vectors (or quantizer codes) in numpy."""
+class ExactIndex(NamedVectors, BaseIndex):
+    """Exact k-nearest-neighbour search over float vectors (or quantizer codes) in numpy; sparse and
+    named vectors, and query plans, through ``NamedVectors`` (``exact_named.py``)."""
 
     Config = ExactIndexConfig
+    accepts = frozenset({"dense", "sparse"})
 
     def _init_runtime(self) -> None:
+        self._init_named()
         self._quantizer: Quantizer | None = None
         self._lock_file: DirectoryLock | None = None
         self._mutex = threading.RLock()  # reader and writer threads of one process take turns
@@ -120,6 +127,8 @@ class ExactIndex(BaseIndex):
         self._dirty = False
         #: (class name, learned state) of the quantizer whose codes are stored, until one adopts it
         self._stored_quantizer: tuple[str, tuple[dict[str, Any], dict[str, Any]]] | None = None
+        self._sparse = {name: SparseRows(spec.dim, spec.modifier) for name, spec in self._specs.items()
+                        if spec.kind == "sparse"} if hasattr(self, "_specs") else {}
 
     @property
     def _keeps_floats(self) -> bool:
@@ -198,11 +207,13 @@ class ExactIndex(BaseIndex):
                 raise EmbedspecError(
                     f"exact index at {root} is inconsistent: {arr.shape[0]} {name} for {len(self._ids)} ids"
                 )
+        self._load_named(root, manifest, snapshot_file(root, manifest, "sparse"))
         self._generation = int(manifest["generation"])
 
     # ---- writes ------------------------------------------------------------------------------
     def bind_dim(self, dim: int) -> None:
         self.warm_up()
+        self._check_dense_binding(dim)
         super().bind_dim(dim)
 
     @_serialized
@@ -250,11 +261,13 @@ class ExactIndex(BaseIndex):
 
 
     @_serialized
-    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
-        if self.metric == "cosine":
+    def _upsert(self, ids: list[PointId], vectors: Any, payloads: list[Any]) -> None:
+        named = self._as_named(vectors)
+        vectors = named.get(self._dense_name) if self._dense_name is not None else None
+        if vectors is not None and self.metric == "cosine":
             vectors = l2_normalize(vectors)
         codes = None
-        if self._quantizer is not None:  # encode first: a failure must write nothing
+        if self._quantizer is not None and vectors is not None:  # encode first: a failure must write nothing
             self._require_fitted(self._quantizer)
             codes = self._quantizer.transform(vectors)
         rows = np.empty(len(ids), dtype=np.int64)
@@ -269,10 +282,12 @@ class ExactIndex(BaseIndex):
                 self._payloads.append(None)
             rows[i] = row
             self._payloads[row] = copy.deepcopy(payloads[i])
-        if self._keeps_floats:
+        if self._keeps_floats and vectors is not None:
             self._vectors = _store(self._vectors, rows, vectors, n)
         if codes is not None:
             self._codes = _store(self._codes, rows, codes, n)
+        for name, store in self._sparse.items():
+            store.set_rows(rows, named[name])
         self._dirty = True
 
     @_serialized
@@ -289,6 +304,8 @@ class ExactIndex(BaseIndex):
                 for arr in (self._vectors, self._codes):
                     if arr is not None:
                         arr[row] = arr[last]
+            for store in self._sparse.values():
+                store.remove(row, last)
             self._ids.pop()
             self._payloads.pop()
             self._dirty = True
@@ -304,7 +321,20 @@ class ExactIndex(BaseIndex):
 
     # ---- search ------------------------------------------------------------------------------
     @_serialized
-    def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
+    def _search(self, queries: Any, k: int, filter: Filter | None) -> list[list[Hit]]:
+        if isinstance(queries, SparseVectors) or self._dense_name != DEFAULT_VECTOR:
+            return self._search_plan(queries, k, filter, None)
+        return self._hits(*self._dense_top(queries, k, filter))
+
+    def _hits(self, idx: np.ndarray, scores: np.ndarray) -> list[list[Hit]]:
+        """Hits of row indexes ``(m, k')`` (row -1: no hit) and their scores."""
+        return [
+            [Hit(self._ids[r], float(s), copy.deepcopy(self._payloads[r])) for r, s in zip(ri, si) if r >= 0]
+            for ri, si in zip(idx.tolist(), scores.tolist())
+        ]
+
+    def _dense_top(self, queries: np.ndarray, k: int, filter: Filter | None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows by the dense vector: ``(rows (m, k'), scores (m, k'))``, best first."""
         n = len(self._ids)
         if self.metric == "cosine":
             queries = l2_normalize(queries)
@@ -313,7 +343,7 @@ class ExactIndex(BaseIndex):
             rows = np.flatnonzero(np.fromiter((filter.matches(p) for p in self._payloads), bool, count=n))
             n = rows.size
         if n == 0:
-            return [[] for _ in range(queries.shape[0])]
+            return np.zeros((queries.shape[0], 0), dtype=np.int64), np.zeros((queries.shape[0], 0), dtype=np.float32)
         q = self._quantizer
         if q is None and self._stored_quantizer is not None:
             raise EmbedspecError(
@@ -334,10 +364,7 @@ class ExactIndex(BaseIndex):
             idx = rows[idx]
         if q is not None and q.rescore:
             idx, scores = self._rescore(queries, idx, k)
-        return [
-            [Hit(self._ids[r], float(s), copy.deepcopy(self._payloads[r])) for r, s in zip(ri, si)]
-            for ri, si in zip(idx.tolist(), scores.tolist())
-        ]
+        return idx, scores
 
     def _rescore(self, queries: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact float scores of candidate rows ``(m, c)``; the best ``k`` per query, best first."""
@@ -368,14 +395,20 @@ class ExactIndex(BaseIndex):
             arrays["vectors"] = self._vectors[:n]
         if self._codes is not None:
             arrays["codes"] = self._codes[:n]
+        if self._specs:
+            meta_named = self._named_meta()
         meta: dict[str, Any] = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "metric": self.metric,
-            "dim": self.dim,
+            "dim": self.dim if self._dense_name is not None else None,  # dense only (a sparse space may be 2**32)
             "count": n,
         }
-        subdirs = {}
+        subdirs: dict[str, Any] = {}
+        if self._specs:
+            meta["named"] = meta_named
+        if self._sparse:
+            subdirs["sparse"] = self._write_sparse
         if self._quantizer is not None and self._quantizer.is_fitted:
             meta["quantizer"] = {
                 "type": getattr(self._quantizer, "_embedspec_type", None),

@@ -92,11 +92,15 @@ class CachingEncoder:
     """
 
     def __init__(self, inner: Any, cache: EmbeddingCache | None = None) -> None:
+        from ..hybrid import NamedEncoders
         from ..plugins import describe
 
         self.inner = inner
         self.cache = cache
-        self.key = EmbeddingCache.key(describe(inner))
+        named = isinstance(inner, NamedEncoders)
+        self.key = EmbeddingCache.key({n: describe(e) for n, e in inner.encoders.items()} if named else describe(inner))
+        #: Dense outputs only are cached (one row per text); sparse, multi and named outputs pass through.
+        self.cacheable = not named and getattr(inner, "output_kind", "dense") == "dense"
         self.timing = cache.timings.setdefault(self.key, EncoderTiming()) if cache is not None else EncoderTiming()
 
     def __getattr__(self, name: str) -> Any:  # dim, modalities, validate_inputs, ...
@@ -104,11 +108,11 @@ class CachingEncoder:
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def encode(self, inputs: Sequence[Any], *, role: str = "document", batch_size: int | None = None) -> np.ndarray:
-        """``(n, dim)`` vectors of ``inputs``; only those not cached are encoded by ``inner``."""
+    def encode(self, inputs: Sequence[Any], *, role: str = "document", batch_size: int | None = None) -> Any:
+        """``inner``'s output for ``inputs``; for dense vectors only those not cached are encoded."""
         kwargs = {"batch_size": batch_size} if batch_size else {}
         inputs = list(inputs)
-        if self.cache is None or not inputs or not all(isinstance(x, str) for x in inputs):
+        if self.cache is None or not self.cacheable or not inputs or not all(isinstance(x, str) for x in inputs):
             return self._encode(inputs, role, kwargs)
         store = self.cache.store(self.key, role)
         digests = [EmbeddingCache.digest(x) for x in inputs]

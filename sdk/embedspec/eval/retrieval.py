@@ -119,7 +119,8 @@ def evaluate_retrieval(
     path = getattr(pipeline.index, "path", None)
     disk = _disk_bytes(Path(path)) / count if path and Path(path).exists() and count else None
     return RetrievalResult(
-        label=label or str(spec["encoder"].get("type")),
+        label=label or (str(spec["encoder"].get("type")) if "encoder" in spec
+                        else "+".join(str(b.get("type")) for b in spec["encoders"].values())),
         dataset=dataset.summary(),
         metrics=scores.means,
         num_documents=len(doc_ids),

@@ -25,6 +25,7 @@ from embedspec.locking import DirectoryLock
 from embedspec.protocols import Hit, PointId
 
 from .config import QdrantEdgeIndexConfig
+from .edge_named import EdgeNamedVectors, describe_vectors
 from .filter_translation import FilterVocabulary, translate_filter
 from .index_base import NativeQuantization, QdrantIndexBase
 from .point_ids import to_qdrant_ids
@@ -56,19 +57,23 @@ def import_qdrant_edge() -> Any:
     return qdrant_edge
 
 
-class QdrantEdgeIndex(QdrantIndexBase):
-    """An embedded Qdrant shard at ``path`` (see ``QdrantEdgeIndexConfig`` for the parameters)."""
+class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
+    """An embedded Qdrant shard at ``path`` (see ``QdrantEdgeIndexConfig`` for the parameters); named
+    and sparse vectors and fusion plans through ``EdgeNamedVectors`` (``edge_named.py``)."""
 
     Config = QdrantEdgeIndexConfig
+    accepts = frozenset({"dense", "sparse"})
 
     def _init_runtime(self) -> None:
         super()._init_runtime()
+        self._init_named()
         self._shard: Any = None
         self._qe: Any = None
         self._unoptimized = 0
         self._lock = threading.RLock()
         self._dir_lock: DirectoryLock | None = None
         self._written = False  # since the shard was opened
+        self._idf_stale = False  # deleted points still count in the engine's IDF statistics until reloaded
 
     def _types(self) -> Any:
         return self._qe
@@ -89,6 +94,10 @@ class QdrantEdgeIndex(QdrantIndexBase):
                 super().warm_up()
 
     def bind_dim(self, dim: int) -> None:
+        held = self.stored_vectors()
+        if held is not None and (set(held) != {""} or held[""].kind != "dense"):
+            raise EmbedspecError(f"the qdrant-edge shard at {self.path} holds {describe_vectors(held)}, but the "
+                                 f"spec's chain writes one unnamed dense vector of dimension {dim}")
         stored = self.stored_params()
         if stored is not None and int(stored["size"]) != dim:
             raise DimensionMismatchError(
@@ -98,7 +107,7 @@ class QdrantEdgeIndex(QdrantIndexBase):
         super().bind_dim(dim)
 
     def exists(self) -> bool:
-        return self.stored_params() is not None
+        return self.stored_vectors() is not None
 
     def _take_lock(self) -> None:
         """The engine cannot share a shard between processes: every opener, reader or writer, takes
@@ -115,16 +124,19 @@ class QdrantEdgeIndex(QdrantIndexBase):
 
     def _warm_up(self) -> None:
         self._qe = import_qdrant_edge()
-        stored = self.stored_params()
-        if stored is None:
+        held = self.stored_vectors()
+        if held is None:
             if Path(self.path).exists() and not Path(self.path).is_dir():
                 raise EmbedspecError(f"qdrant-edge path {self.path} is a file, not a directory")
-            if self.dim is not None and not self.read_only:
+            if (self.dim is not None or self._named) and not self.read_only:
                 self._create()
             return
         self._take_lock()
         try:
-            self._open_existing(stored)
+            if self._named or set(held) != {""} or held[""].kind != "dense":
+                self._open_named(held)
+            else:
+                self._open_existing(self.stored_params())  # type: ignore[arg-type]
         except BaseException:
             self._shard = None
             self._release_lock()
@@ -151,6 +163,17 @@ class QdrantEdgeIndex(QdrantIndexBase):
         self._unoptimized = max(0, info.points_count - info.indexed_vectors_count)
         self._create_payload_indexes()
 
+    def _open_named(self, held: dict[str, Any]) -> None:
+        self._specs = self._specs or dict(held)
+        try:
+            config = None if self.read_only else self._edge_config()
+            self._shard = self._qe.EdgeShard.load(self.path, config)
+        except Exception as exc:
+            raise EmbedspecError(f"cannot open the qdrant-edge shard at {self.path}: {exc}") from exc
+        info = self._shard.info()
+        self._unoptimized = max(0, info.points_count - info.indexed_vectors_count)
+        self._create_payload_indexes()
+
     def _create(self) -> None:
         self._check_writable()
         Path(self.path).mkdir(parents=True, exist_ok=True)
@@ -165,16 +188,18 @@ class QdrantEdgeIndex(QdrantIndexBase):
 
     def _edge_config(self) -> Any:
         qe = self._qe
+        hnsw = qe.HnswIndexConfig(m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=10_000)
+        optimizers = None
+        if self.indexing_threshold_kb is not None:
+            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
+        if self._named:
+            return self._named_config(hnsw, self._quantization_config(), optimizers)
         memory = qe.Memory.Cold if self.on_disk else None
         vectors = qe.EdgeVectorParams(
             size=int(self.dim),  # type: ignore[arg-type]
             distance=getattr(qe.Distance, _DISTANCES[self.metric]),
             memory=memory,
         )
-        hnsw = qe.HnswIndexConfig(m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=10_000)
-        optimizers = None
-        if self.indexing_threshold_kb is not None:
-            optimizers = qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb)
         return qe.EdgeConfig(
             vectors=vectors,
             hnsw_config=hnsw,
@@ -275,9 +300,12 @@ class QdrantEdgeIndex(QdrantIndexBase):
                 self._written = True
                 self._unoptimized += len(chunk)
 
-    def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
-        if self._shard is None:
-            return [[] for _ in range(len(queries))]
+    def _upsert(self, ids: list[PointId], vectors: Any, payloads: list[Any]) -> None:
+        if not self._named:
+            return super()._upsert(ids, vectors, payloads)
+        self._write_points(self._named_points(ids, vectors, payloads))
+
+    def _optimize_if_due(self) -> None:
         if (
             not self.read_only
             and self.optimize_after is not None
@@ -286,8 +314,18 @@ class QdrantEdgeIndex(QdrantIndexBase):
             with self._lock:
                 if self._unoptimized >= max(1, self.optimize_after):
                     self.optimize()
+
+    def _qdrant_filter(self, filter: Filter | None) -> Any:
+        return translate_filter(filter, self._vocabulary())
+
+    def _search(self, queries: Any, k: int, filter: Filter | None) -> list[list[Hit]]:
+        if self._named:
+            return self._search_plan(queries, k, filter, None)
+        if self._shard is None:
+            return [[] for _ in range(len(queries))]
+        self._optimize_if_due()
         qe = self._qe
-        qfilter = translate_filter(filter, self._vocabulary())
+        qfilter = self._qdrant_filter(filter)
         params = self._search_params()
         requests = [
             qe.QueryRequest(limit=k, query=qe.Query.Nearest(q), filter=qfilter, params=params, with_payload=True)
@@ -313,6 +351,19 @@ class QdrantEdgeIndex(QdrantIndexBase):
         with self._lock:
             self._shard.update(self._qe.UpdateOperation.delete_points(to_qdrant_ids(list(ids))))
             self._written = True
+            self._idf_stale = any(s.modifier == "idf" for s in self._specs.values())
+
+    def _refresh_idf(self) -> None:
+        """qdrant-edge keeps counting deleted points in its IDF statistics until the shard is loaded
+        again: after a delete, the next search flushes and reloads it, so BM25 scores count live points."""
+        if not self._idf_stale or self._shard is None:
+            return
+        with self._lock:
+            if self._idf_stale:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = self._qe.EdgeShard.load(self.path, None)
+                self._idf_stale = False
 
     def _contains(self, ids: list[PointId]) -> list[bool]:
         """One retrieve-by-ids per ``UPDATE_BATCH`` ids (no payloads, no vectors)."""
