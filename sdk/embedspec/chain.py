@@ -126,6 +126,15 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
         stores = " or ".join(KIND_NOUNS[k] for k in sorted(accepts))
         problem("index", f"{_label('index', index)} stores {stores} but {upstream} emits {KIND_NOUNS[kind]}")
         dim = None
+    bind_kind = getattr(index, "bind_kind", None)
+    if kind is not None and dim is not None and callable(bind_kind):  # stored data of another kind: located
+        try:
+            bind_kind(kind)
+        except IndexLockedError:
+            raise
+        except EmbedspecError as exc:
+            problem("index", f"{_label('index', index)}: {exc}")
+            dim = None
     if dim is not None and hasattr(index, "bind_dim"):
         try:
             index.bind_dim(dim)
