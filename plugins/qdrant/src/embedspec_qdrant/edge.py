@@ -7,6 +7,10 @@ background optimizer: points land in an appendable, brute-force segment until ``
 the HNSW graph, payload indexes and quantized vectors. With ``optimize_after`` set (the default),
 that happens automatically before a search once that many points were written since the last
 optimization, and on ``close()`` after any write.
+
+Multi-vectors (``MultiVectors``, late interaction) are stored with Qdrant's multivector config and
+the MaxSim comparator (``kind`` multi, fixed when the shard is created and read back from it); queries
+are then sets of vectors too. Filters, payloads, ids and deletes work as for dense vectors.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
 from embedspec.locking import DirectoryLock
 from embedspec.protocols import Hit, PointId
+from embedspec.representations import KIND_NOUNS, MultiVectors
 
 from .config import QdrantEdgeIndexConfig
 from .filter_translation import FilterVocabulary, translate_filter
@@ -60,9 +65,11 @@ class QdrantEdgeIndex(QdrantIndexBase):
     """An embedded Qdrant shard at ``path`` (see ``QdrantEdgeIndexConfig`` for the parameters)."""
 
     Config = QdrantEdgeIndexConfig
+    accepts = frozenset({"dense", "multi"})
 
     def _init_runtime(self) -> None:
         super()._init_runtime()
+        self._kind: str | None = None  # dense / multi: from the chain, the stored shard or the first upsert
         self._shard: Any = None
         self._qe: Any = None
         self._unoptimized = 0
@@ -99,6 +106,44 @@ class QdrantEdgeIndex(QdrantIndexBase):
 
     def exists(self) -> bool:
         return self.stored_params() is not None
+
+    # ---- kinds: dense vectors or multi-vectors (MaxSim) --------------------------------------
+    @property
+    def kind(self) -> str | None:
+        """``dense`` or ``multi`` (MaxSim); None until the chain, the stored shard or an upsert says."""
+        stored = self.stored_params()
+        return self._stored_kind(stored) if stored is not None else self._kind
+
+    @staticmethod
+    def _stored_kind(stored: Mapping[str, Any]) -> str:
+        return "multi" if stored.get("multivector_config") else "dense"
+
+    def bind_kind(self, kind: str) -> None:
+        """Called by ``build`` with the kind reaching the index: a stored shard must hold that kind."""
+        stored = self.stored_params()
+        if stored is not None and self._stored_kind(stored) != kind:
+            raise EmbedspecError(
+                f"the qdrant-edge shard at {self.path} holds {KIND_NOUNS[self._stored_kind(stored)]} "
+                f"(dimension {stored['size']}), but the spec's chain produces {KIND_NOUNS[kind]}: use the spec "
+                "that built it, or a new path")
+        if kind == "multi" and self.metric == "euclidean":
+            raise EmbedspecError("multi-vectors are scored by MaxSim over dot products: use metric cosine or dot")
+        self._kind = kind
+
+    def check_vectors(self, vectors: Any, *, name: str = "vectors") -> Any:
+        """The base checks, and the kind the shard holds (a multi-vector shard takes no dense vectors)."""
+        out = super().check_vectors(vectors, name=name)
+        kind, held = ("multi" if isinstance(out, MultiVectors) else "dense"), self.kind
+        if held is not None and kind != held and (len(out) or name == "vectors"):
+            raise TypeError(f"the qdrant-edge shard at {self.path} holds {KIND_NOUNS[held]}; {name} are {KIND_NOUNS[kind]}")
+        if kind == "multi" and self.metric == "euclidean":
+            raise ValueError("multi-vectors are scored by MaxSim over dot products: use metric cosine or dot")
+        return out
+
+    def _upsert(self, ids: list[PointId], vectors: Any, payloads: list[Any]) -> None:
+        if self._kind is None and self.stored_params() is None:
+            self._kind = "multi" if isinstance(vectors, MultiVectors) else "dense"
+        super()._upsert(ids, vectors, payloads)
 
     def _take_lock(self) -> None:
         """The engine cannot share a shard between processes: every opener, reader or writer, takes
@@ -141,6 +186,7 @@ class QdrantEdgeIndex(QdrantIndexBase):
                 f"the qdrant-edge shard at {self.path} uses distance {distance}, but metric is {self.metric!r}"
             )
         self.dim = size
+        self._kind = self._stored_kind(stored)
         try:
             # Read-only: the stored configuration as it is (passing ours would rewrite edge_config.json).
             config = None if self.read_only else self._edge_config()
@@ -166,10 +212,12 @@ class QdrantEdgeIndex(QdrantIndexBase):
     def _edge_config(self) -> Any:
         qe = self._qe
         memory = qe.Memory.Cold if self.on_disk else None
+        multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if self._kind == "multi" else None
         vectors = qe.EdgeVectorParams(
             size=int(self.dim),  # type: ignore[arg-type]
             distance=getattr(qe.Distance, _DISTANCES[self.metric]),
             memory=memory,
+            multivector_config=multi,
         )
         hnsw = qe.HnswIndexConfig(m=self.hnsw_m, ef_construct=self.hnsw_ef_construct, full_scan_threshold=10_000)
         optimizers = None
@@ -275,7 +323,7 @@ class QdrantEdgeIndex(QdrantIndexBase):
                 self._written = True
                 self._unoptimized += len(chunk)
 
-    def _search(self, queries: np.ndarray, k: int, filter: Filter | None) -> list[list[Hit]]:
+    def _search(self, queries: Any, k: int, filter: Filter | None) -> list[list[Hit]]:
         if self._shard is None:
             return [[] for _ in range(len(queries))]
         if (
@@ -291,7 +339,7 @@ class QdrantEdgeIndex(QdrantIndexBase):
         params = self._search_params()
         requests = [
             qe.QueryRequest(limit=k, query=qe.Query.Nearest(q), filter=qfilter, params=params, with_payload=True)
-            for q in queries.tolist()
+            for q in (queries.tolist() if isinstance(queries, np.ndarray) else [v.tolist() for v in queries])
         ]
         if len(requests) == 1:
             rows = [self._shard.query(requests[0])]
