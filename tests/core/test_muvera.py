@@ -223,3 +223,15 @@ def test_kind_independent_conformance_contracts() -> None:
             item(MuveraCompressor(k_sim=3, rescore=True, prefetch=50), None)
             ran.append(name)
     assert sorted(ran) == sorted(names)
+
+
+def test_a_spec_with_muvera_after_a_dense_encoder_is_a_located_error(tmp_path: Path) -> None:
+    from embedspec.pipeline import build
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\nencoder:\n  type: hashing\n  dim: 16\ncompressors:\n  - type: muvera\n"
+                    f"index:\n  type: exact\n  path: {tmp_path / 'idx'}\n")
+    with pytest.raises(EmbedspecError, match=r"line 6: compressors\[0\] \(muvera from plugin embedspec.builtin\): "
+                       r"compressors\[0\] \(muvera\) takes multi-vectors but encoder \(hashing\) emits dense vectors"):
+        build(spec)
+    assert not (tmp_path / "idx" / "manifest.json").exists()

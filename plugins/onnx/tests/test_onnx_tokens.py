@@ -182,3 +182,36 @@ def test_minilm_token_vectors_match_transformers(minilm_dir: Path, minilm_checkp
     pooled = OnnxTextEncoder(model=str(minilm_dir), device="cpu", normalize=False).encode(texts[:3])
     tokens = raw.encode(texts[:3])
     np.testing.assert_allclose(np.stack([tokens[i].mean(axis=0) for i in range(3)]), pooled, atol=1e-5)
+
+
+def test_token_pipeline_writes_nothing_on_an_empty_text_and_fuzz(bert_dir: Path, tmp_path: Path) -> None:
+    """A batch with a text that has no token vectors fails naming its position and writes nothing; random
+    texts (punctuation, whitespace, unicode) either encode, equal one at a time, or fail that way."""
+    from embedspec.builtin.exact import ExactIndex
+    from embedspec.pipeline import Pipeline
+
+    enc = OnnxTextEncoder(model=str(bert_dir), device="cpu", output="tokens", skip_punctuation=True, batch_size=3)
+    with Pipeline(enc, ExactIndex(path=str(tmp_path / "idx"))) as pipe:
+        pipe.add(["the fox"], ids=["kept"])
+        with pytest.raises(ValueError, match="input at position 2 has no tokens left"):
+            pipe.add(["quick dog", "lazy fox", " ?! ", "brown"], ids=["a", "b", "c", "d"])
+        assert pipe.count() == 1
+    rng = np.random.default_rng(3)
+    pool = list("the quick brown fox, jumps! over? (lazy) dog; ...") + ["é", "🚀", "\n", "\t", "  ", "[MASK]"]
+    for _ in range(8):
+        texts = ["".join(rng.choice(pool, size=int(rng.integers(0, 30)))) for _ in range(int(rng.integers(1, 7)))]
+        alone = []
+        for t in texts:
+            try:
+                alone.append(enc.encode([t]))
+            except ValueError as exc:
+                assert "input at position 0 has no tokens left" in str(exc)
+                alone.append(None)
+        if any(a is None for a in alone):
+            first = next(i for i, a in enumerate(alone) if a is None)
+            with pytest.raises(ValueError, match=f"input at position {first} has no tokens left"):
+                enc.encode(texts)
+        else:
+            got = enc.encode(texts)
+            for i, one in enumerate(alone):
+                assert np.abs(got[i] - one[0]).max() <= 1e-5
