@@ -149,8 +149,7 @@ def test_token_options_are_checked() -> None:
         OnnxTextEncoder(model="x", query_length=32)
     with pytest.raises(SpecError, match="pooling does not apply to output: tokens"):
         OnnxTextEncoder(model="x", output="tokens", pooling="mean")
-    with pytest.raises(SpecError, match="dim does not apply to output: tokens"):
-        OnnxTextEncoder(model="x", output="tokens", dim=8)
+    OnnxTextEncoder(model="x", output="tokens", dim=8)  # accepted here; checked against the model (below)
 
 
 def test_broken_projection_is_a_located_error(bert_dir: Path, tmp_path: Path) -> None:
@@ -166,6 +165,11 @@ def test_broken_projection_is_a_located_error(bert_dir: Path, tmp_path: Path) ->
         OnnxTextEncoder(model=str(copy), device="cpu", output="tokens").encode(["fox"])
     aug = OnnxTextEncoder(model=str(bert_dir), device="cpu", output="tokens", query_length=8)
     assert aug.check() is None
+    with pytest.raises(ModelDirectoryError, match="dim 8 does not match the token vectors of model tiny-colbert, "
+                       "which are 16-d") as info:
+        OnnxTextEncoder(model=str(bert_dir), device="cpu", output="tokens", dim=8).check()
+    assert info.value.field == "dim"
+    assert OnnxTextEncoder(model=str(bert_dir), device="cpu", output="tokens", dim=16).dim == 16
 
 
 def test_minilm_token_vectors_match_transformers(minilm_dir: Path, minilm_checkpoint: Path) -> None:
@@ -215,3 +219,37 @@ def test_token_pipeline_writes_nothing_on_an_empty_text_and_fuzz(bert_dir: Path,
             got = enc.encode(texts)
             for i, one in enumerate(alone):
                 assert np.abs(got[i] - one[0]).max() <= 1e-5
+
+
+def test_a_token_spec_with_muvera_rescoring_builds_round_trips_and_reopens(bert_dir: Path, tmp_path: Path) -> None:
+    """The whole chain from YAML: onnx-text (tokens) -> muvera (rescore) -> exact; results equal exact MaxSim
+    when prefetch covers the corpus; a read-only reopen answers the same; to_spec round-trips."""
+    import yaml
+    from embedspec.builtin.exact import ExactIndex
+    from embedspec.pipeline import Pipeline, build
+
+    docs = ["the quick brown fox", "jumps over the lazy dog", "late interaction scores tokens",
+            "retrieval ranking with vectors", "the dog and the fox", "punctuation has tokens of its own"]
+    spec = {"version": 1,
+            "encoder": {"type": "onnx-text", "model": str(bert_dir), "output": "tokens", "query_length": 8},
+            "compressors": [{"type": "muvera", "k_sim": 2, "r_reps": 3, "dim_proj": 4, "rescore": True,
+                             "prefetch": 50}],
+            "index": {"type": "exact", "path": str(tmp_path / "idx"), "metric": "cosine"}}
+    with build(spec) as pipe:
+        assert pipe.index.kind == "multi" and pipe.quantizer is not None
+        pipe.add(docs, ids=list(range(len(docs))))
+        got = pipe.search(["lazy fox", "token vectors"], k=3)
+        written = pipe.to_spec()
+    assert written["compressors"][0] == {"type": "muvera", "k_sim": 2, "r_reps": 3, "dim_proj": 4, "rescore": True,
+                                         "prefetch": 50}
+    assert written["encoder"]["output"] == "tokens" and written["encoder"]["query_length"] == 8
+    yaml.safe_load(yaml.safe_dump(written))
+    enc = OnnxTextEncoder(model=str(bert_dir), device="cpu", output="tokens", query_length=8)
+    truth = Pipeline(enc, ExactIndex(metric="cosine"))
+    truth.add(docs, ids=list(range(len(docs))))
+    want = truth.search(["lazy fox", "token vectors"], k=3)
+    assert [[h.id for h in r] for r in got] == [[h.id for h in r] for r in want]
+    np.testing.assert_allclose([h.score for r in got for h in r], [h.score for r in want for h in r], atol=1e-4)
+    with build(spec, read_only=True) as again:
+        assert [[h.id for h in r] for r in again.search(["lazy fox", "token vectors"], k=3)] == \
+            [[h.id for h in r] for r in want]

@@ -83,9 +83,8 @@ class OnnxTextEncoderConfig(ComponentConfig):
     @model_validator(mode="after")
     def _token_options(self) -> OnnxTextEncoderConfig:
         if self.output == "tokens":
-            for name in ("pooling", "dim"):
-                if getattr(self, name) is not None:
-                    raise ValueError(f"{name} does not apply to output: tokens (token vectors are not pooled)")
+            if self.pooling is not None:
+                raise ValueError("pooling does not apply to output: tokens (token vectors are not pooled)")
         else:
             for name in ("query_length", "attend_to_mask", "skip_punctuation", "keep_special"):
                 if getattr(self, name) not in (None, False):
@@ -111,9 +110,13 @@ class OnnxTextEncoder(BaseEncoder):
     # size; reading it gives the output size, so a described spec block states it explicitly.
     @property
     def dim(self) -> int:  # type: ignore[override]
-        if self.output == "tokens":
+        if self.output == "tokens":  # dim, when given, must be the token vectors' width (no truncation)
             card = self.card
-            return card.token_dim or card.dim
+            width = card.token_dim or card.dim
+            if self._dim is not None and self._dim != width:
+                raise ModelDirectoryError(f"dim {self._dim} does not match the token vectors of model {card.name}, "
+                                          f"which are {width}-d (token vectors are not truncated)", field="dim")
+            return width
         return self.card.check_dim(self._dim)
 
     @dim.setter
@@ -182,7 +185,11 @@ class OnnxTextEncoder(BaseEncoder):
         """The light checks; returns the graph file of ``precision``."""
         card.check_files(directory)
         card.file(directory, "tokenizer")
-        card.check_dim(self._dim)
+        if self.output != "tokens":
+            card.check_dim(self._dim)
+        elif self._dim is not None and self._dim != (card.token_dim or card.dim):
+            raise ModelDirectoryError(f"dim {self._dim} does not match the token vectors of model {card.name}, "
+                                      f"which are {card.token_dim or card.dim}-d", field="dim")
         if self.output == "tokens" and PROJECTION_FILE in card.files:
             card.file(directory, PROJECTION_FILE)
         return card.graph_file(directory, self.precision)
@@ -230,7 +237,7 @@ class OnnxTextEncoder(BaseEncoder):
         self._session = create_session(graph, device=self.device, threads=self.threads)
         self._output = self._graph_output(self._session, graph, card, directory)
         self._tokenizer = self._tokenizer_for(directory, card, card.max_length)
-        self._out_dim = card.check_dim(self._dim)
+        self._out_dim = card.check_dim(self._dim) if self.output != "tokens" else self.dim
         self._graph = graph
         if self.output == "tokens":
             self._warm_up_tokens(directory, card)
