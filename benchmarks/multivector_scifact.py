@@ -47,6 +47,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=REPO / "runs" / "multivector")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "multivector_scifact.json")
     p.add_argument("--encode-only", action="store_true", help="encode and cache, then stop")
+    p.add_argument("--muvera", default=",".join(map(str, MAIN)),
+                   help="k_sim,r_reps,dim_proj of the MUVERA rows (default %(default)s)")
     return p.parse_args()
 
 
@@ -208,7 +210,7 @@ def run_benchmark(args: argparse.Namespace, data: dict[str, Any]) -> None:
     exact_row = record("exact MaxSim", exact_result, multi_bytes, multi_bytes)
     del maxsim
 
-    k_sim, r_reps, dim_proj = MAIN
+    k_sim, r_reps, dim_proj = (int(v) for v in args.muvera.split(","))
     muvera = MuveraCompressor(k_sim=k_sim, r_reps=r_reps, dim_proj=dim_proj)
     fde_bytes = 4 * muvera.output_dim(384)
     alone = ExactIndex(metric="dot")
@@ -246,12 +248,13 @@ def run_benchmark(args: argparse.Namespace, data: dict[str, Any]) -> None:
           f"nDCG@10 (target >= 0.99) at {targets['rerank_p100_latency_ratio']:.3f} of its p50 latency (target <= 0.2); "
           f"the FDE alone finds {fde_top100:.3f} of exact MaxSim's top 10 in its top 100 (target >= 0.90)")
     result = {"machine": info, "dataset": "BEIR SciFact test (5183 documents, 300 queries)",
-              "model": "all-MiniLM-L6-v2 (onnx-text fp32)", "muvera": dict(zip(("k_sim", "r_reps", "dim_proj"), MAIN)),
+              "model": "all-MiniLM-L6-v2 (onnx-text fp32)", "muvera": {"k_sim": k_sim, "r_reps": r_reps, "dim_proj": dim_proj},
               "latency_queries": args.latency_queries, "encode_seconds": data["encode_seconds"],
               "token_vectors_per_doc": data["doc_multi"].data.shape[0] / n_docs,
               "equivalence_max_abs_diff": data["equivalence_max_abs_diff"],
               "rows": rows, "fde_sweep": sweep, "targets": targets,
-              "command": "python benchmarks/multivector_scifact.py --latency-queries " + str(args.latency_queries)}
+              "command": f"python benchmarks/multivector_scifact.py --latency-queries {args.latency_queries} "
+                         f"--muvera {args.muvera} --out {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}"}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     plot(sweep, args.out.with_suffix(".png"))
