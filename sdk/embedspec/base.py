@@ -296,6 +296,8 @@ class BaseCompressor(Component):
     #: What the compressor takes and gives (``embedspec.representations``); MUVERA: multi -> dense.
     input_kind: ClassVar[OutputKind] = "dense"
     output_kind: ClassVar[OutputKind] = "dense"
+    #: True when ``transform(X, role=...)`` encodes queries and documents differently (MUVERA).
+    role_aware: ClassVar[bool] = False
 
     def fit(self, X: Any) -> BaseCompressor:
         return self

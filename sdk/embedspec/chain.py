@@ -128,9 +128,18 @@ def check_chain(encoder: Any, aligner: Any, compressors: list[Any], index: Any, 
         stores = " or ".join(KIND_NOUNS[k] for k in sorted(accepts))
         problem("index", f"{_label('index', index)} stores {stores} but {upstream} emits {KIND_NOUNS[kind]}")
         dim = None
+    bind_kind = getattr(index, "bind_kind", None)
+    if kind is not None and dim is not None and callable(bind_kind):  # stored data of another kind: located
+        try:
+            bind_kind(kind)
+        except IndexLockedError:
+            raise
+        except EmbedspecError as exc:
+            problem("index", f"{_label('index', index)}: {exc}")
+            dim = None
     if dim is not None and hasattr(index, "bind_dim"):
         try:
-            if kind not in (None, "dense") and hasattr(index, "bind_vectors"):  # one unnamed sparse/multi vector
+            if kind == "sparse" and hasattr(index, "bind_vectors"):  # one unnamed sparse vector (multi: bind_kind + bind_dim)
                 modifier = getattr(encoder, "sparse_modifier", None) if kind == "sparse" else None
                 index.bind_vectors({DEFAULT_VECTOR: VectorSpec(kind, dim, "dot", modifier)})  # type: ignore[arg-type]
             else:

@@ -214,6 +214,8 @@ class EmbeddingCache:
         """``(n, dim) float32``: stored vectors where present, ``encoder.encode`` for the rest (then stored)."""
         items = list(items)
         kwargs = {"batch_size": batch_size} if batch_size else {}
+        if getattr(encoder, "output_kind", "dense") != "dense":  # one row per input only: not cached (yet)
+            return encoder.encode(items, role=role, **kwargs)
         try:
             fingerprint = self.fingerprint(encoder)
             keys = [self.key(fingerprint, role, item) for item in items]

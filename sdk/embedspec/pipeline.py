@@ -120,12 +120,14 @@ class Pipeline:
     def _float_compressors(self) -> list[BaseCompressor]:
         return [c for c in self.compressors if not getattr(c, "is_quantizer", False)]
 
-    def compress(self, vectors: np.ndarray) -> np.ndarray:
-        """Apply the float-to-float compressors (the quantizer, if any, is the index's business)."""
+    def compress(self, vectors: Any, role: Role = "document") -> Any:
+        """Apply the float compressors (the quantizer, if any, is the index's business); a ``role_aware``
+        one (MUVERA: queries and documents encode differently) is told the role."""
         for comp in self._float_compressors():
             if not comp.is_fitted:
                 raise NotFittedError(f"{type(comp).__name__} is not fitted: add documents first")
-            vectors = as_matrix(comp.transform(vectors))
+            out = comp.transform(vectors, role=role) if getattr(comp, "role_aware", False) else comp.transform(vectors)
+            vectors = as_matrix(out) if getattr(comp, "output_kind", "dense") == "dense" else out
         return vectors
 
     def needs_fit(self) -> bool:
@@ -213,7 +215,7 @@ class Pipeline:
         queries = list(queries)
         if not queries:
             return []
-        vectors = self.compress(self.encode(queries, role="query", batch_size=batch_size))
+        vectors = self.compress(self.encode(queries, role="query", batch_size=batch_size), role="query")
         if self.plan is not None:
             return self.index.search(vectors, k=k, filter=filter, plan=self.plan)
         return self.index.search(vectors, k=k, filter=filter)

@@ -203,3 +203,21 @@ def test_read_only_builds_ignore_the_environment_cache(tmp_path, monkeypatch):
     assert not (tmp_path / "env-cache").exists(), "a read-only build creates nothing"
     with embedspec.build(spec, read_only=True, cache=tmp_path / "asked") as pipe:
         assert pipe.cache is not None and pipe.cache.file.parent == tmp_path / "asked"
+
+
+def test_multi_vector_encoders_pass_through_uncached(tmp_path):
+    from embedspec.base import BaseEncoder
+    from embedspec.embedding_cache import EmbeddingCache
+    from embedspec.representations import MultiVectors
+
+    class Tokens(BaseEncoder):
+        output_kind = "multi"
+        dim = 3
+
+        def _encode_batch(self, inputs, role):
+            return MultiVectors.from_list([np.full((len(t), 3), 1.0, dtype=np.float32) for t in inputs])
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    out = cache.encode(Tokens(), ["ab", "c"])
+    assert isinstance(out, MultiVectors) and out.lengths.tolist() == [2, 1]
+    assert len(cache) == 0

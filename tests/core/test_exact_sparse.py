@@ -170,8 +170,7 @@ def test_bad_sparse_input_writes_nothing():
         index.upsert([2, 3], SparseVectors.from_rows([([1], [1.0])], DIM))
     with pytest.raises(EmbedspecError, match="^sparse vectors are in a space of size 60, the index holds size 50$"):
         index.upsert([2], SparseVectors.from_rows([([1], [1.0])], 60))
-    with pytest.raises(TypeError, match=r"at memory holds one unnamed vector \(sparse, idf\); vectors are one unnamed "
-                       r"batch of dense vectors$"):
+    with pytest.raises(TypeError, match=r"at memory holds sparse vectors; vectors are dense vectors$"):
         index.upsert([2], np.ones((1, 4), dtype=np.float32))
     assert index.count() == 1
 

@@ -29,6 +29,7 @@ from embedspec.registry import ComponentConfig
 BUILTINS = {
     ("encoder", "hashing"), ("index", "exact"), ("aligner", "procrustes"),
     ("compressor", "matryoshka"), ("compressor", "int8"), ("compressor", "binary"), ("compressor", "pq"),
+    ("compressor", "muvera"),
 }
 
 

@@ -125,10 +125,16 @@ def test_the_chain_checks_kinds_with_located_messages():
     messages = [(i.path, i.message) for i in check.issues]
     assert ("compressors[0]", "compressors[0] (matryoshka) takes dense vectors but encoder (TokenEncoder) "
             "emits multi-vectors") in messages, messages
-    check = check_chain(TokenEncoder(), None, [], reg.get("index", "exact").create({}))
+    class DenseOnly(BaseIndex):  # the default: an index that stores dense vectors only
+        pass
+
+    check = check_chain(TokenEncoder(), None, [], DenseOnly())
     assert [i.message for i in check.issues] == [
-        "index (exact) stores dense vectors or sparse vectors but encoder (TokenEncoder) emits multi-vectors"
+        "index (DenseOnly) stores dense vectors but encoder (TokenEncoder) emits multi-vectors"
     ]
+    # exact stores multi-vectors too (MaxSim)
+    check = check_chain(TokenEncoder(), None, [], reg.get("index", "exact").create({}))
+    assert check.issues == [] and check.kind == "multi"
 
     class Pooling(BaseCompressor):  # multi -> dense, e.g. MUVERA
         input_kind = "multi"
@@ -141,10 +147,9 @@ def test_the_chain_checks_kinds_with_located_messages():
 def test_an_index_refuses_a_kind_it_does_not_store_and_writes_nothing():
     index = get_registry().get("index", "exact").create({})
     index.upsert([1], np.ones((1, 4), dtype=np.float32))
-    with pytest.raises(TypeError, match=r"holds one unnamed vector \(dense, dim 4\); vectors are one unnamed batch "
-                       "of multi-vectors"):
+    with pytest.raises(TypeError, match="holds dense vectors; vectors are multi-vectors"):
         index.upsert([2], MultiVectors.from_list([np.ones((2, 4))]))
-    with pytest.raises(TypeError, match="queries are one unnamed batch of sparse vectors"):
+    with pytest.raises(TypeError, match="holds dense vectors; queries are sparse vectors"):
         index.search(SparseVectors.from_rows([{1: 1.0}], dim=4), k=1)
     assert index.count() == 1
     assert BaseIndex.accepts == frozenset({"dense"})

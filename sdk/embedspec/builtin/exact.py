@@ -15,6 +15,12 @@ holds an index and creates it otherwise; ``ExactIndex.open(path)`` requires it t
 Quantized storage: after ``use_quantizer(q)`` the index stores ``q.transform(vectors)`` and scores
 with ``q.similarity``; when ``q.rescore`` is set it also keeps the float vectors and re-ranks the
 ``q.candidates(k)`` best with exact scores.
+
+Multi-vectors (``MultiVectors``: a set of vectors per point, late interaction) are stored flat
+(``tokens-<gen>.npy`` + ``token_offsets-<gen>.npy``, ``kind: multi`` in the manifest) and searched by
+exact MaxSim (``maxsim.py``; cosine normalizes each vector, dot keeps them). With a multi -> dense
+"quantizer" (``muvera`` with ``rescore``) the index stores its codes (FDEs), finds ``candidates(k)``
+by their dot product and re-ranks them by exact MaxSim on the kept multi-vectors.
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from ..locking import DirectoryLock
 from ..protocols import Hit, PointId
 from ..query import DEFAULT_VECTOR
 from ..registry import ComponentConfig, PathField
-from ..representations import SparseVectors
+from ..representations import KIND_NOUNS, MultiVectors, SparseVectors
 from .exact_named import NamedVectors
-from .similarity import QUERY_BLOCK, blockwise_top_k, pairwise_scores
+from .maxsim import maxsim_rescore, maxsim_top_k
+from .similarity import blockwise_top_k, pairwise_scores, rescore_top_k
 from .snapshot import (
     MANIFEST,
     SnapshotChanged,
@@ -52,6 +59,7 @@ from .snapshot import (
     write_snapshot,
 )
 from .sparse_store import SparseRows
+from .token_store import TokenStore
 
 FORMAT = "embedspec-exact"
 FORMAT_VERSION = 1
@@ -82,7 +90,7 @@ class ExactIndex(NamedVectors, BaseIndex):
     named vectors, and query plans, through ``NamedVectors`` (``exact_named.py``)."""
 
     Config = ExactIndexConfig
-    accepts = frozenset({"dense", "sparse"})
+    accepts = frozenset({"dense", "multi", "sparse"})
 
     def _init_runtime(self) -> None:
         self._init_named()
@@ -111,6 +119,7 @@ class ExactIndex(NamedVectors, BaseIndex):
             )
         index = cls(path=str(root), metric=manifest["metric"], dim=manifest["dim"])
         index.read_only = read_only
+        index._kind = manifest.get("kind", "dense")
         index.warm_up()
         if quantizer is not None:
             index.use_quantizer(quantizer)
@@ -123,12 +132,20 @@ class ExactIndex(NamedVectors, BaseIndex):
         self._payloads: list[Any] = []
         self._vectors: np.ndarray | None = None  # (capacity, dim) float32, first count() rows used
         self._codes: np.ndarray | None = None  # (capacity, ...) quantizer codes
+        self._tokens: TokenStore | None = None  # multi-vector sets by row (kind multi)
+        #: what the index stores: "dense", "multi", or None until the chain or the first vectors say
+        self._kind: str | None = getattr(self, "_kind", None)
         self._generation = 0
         self._dirty = False
         #: (class name, learned state) of the quantizer whose codes are stored, until one adopts it
         self._stored_quantizer: tuple[str, tuple[dict[str, Any], dict[str, Any]]] | None = None
         self._sparse = {name: SparseRows(spec.dim, spec.modifier) for name, spec in self._specs.items()
                         if spec.kind == "sparse"} if hasattr(self, "_specs") else {}
+
+    @property
+    def kind(self) -> str | None:
+        """What the index stores: ``dense``, ``multi``, or None until the chain or the first vectors say."""
+        return self._kind
 
     @property
     def _keeps_floats(self) -> bool:
@@ -191,6 +208,10 @@ class ExactIndex(NamedVectors, BaseIndex):
             raise DimensionMismatchError(
                 f"the exact index at {root} holds vectors of dimension {manifest['dim']}, expected {self.dim}"
             )
+        stored_kind = manifest.get("kind", "dense")
+        if self._kind is not None and stored_kind != self._kind:
+            raise EmbedspecError(self._kind_message(root, stored_kind, manifest["dim"], self._kind))
+        self._kind = stored_kind
         self.dim = manifest["dim"]
         records = json.loads(snapshot_file(root, manifest, "records").read_text(encoding="utf-8"))  # type: ignore[union-attr]
         self._ids = list(records["ids"])
@@ -199,10 +220,15 @@ class ExactIndex(NamedVectors, BaseIndex):
         vectors, codes = snapshot_file(root, manifest, "vectors"), snapshot_file(root, manifest, "codes")
         self._vectors = load_array(vectors) if vectors else None
         self._codes = load_array(codes) if codes else None
+        tokens, token_offsets = snapshot_file(root, manifest, "tokens"), snapshot_file(root, manifest, "token_offsets")
+        if tokens is not None and token_offsets is not None:
+            self._tokens = TokenStore.from_arrays(load_array(tokens), load_array(token_offsets))
         if "quantizer" in manifest:  # kept until the chain's quantizer adopts it (use_quantizer)
             state = read_state(snapshot_file(root, manifest, "quantizer"))  # type: ignore[arg-type]
             self._stored_quantizer = (manifest["quantizer"]["class"], state)
-        for name, arr in (("vectors", self._vectors), ("codes", self._codes)):
+        sizes = [("vectors", self._vectors), ("codes", self._codes),
+                 ("multi-vector sets", np.zeros(len(self._tokens)) if self._tokens is not None else None)]
+        for name, arr in sizes:
             if arr is not None and arr.shape[0] != len(self._ids):
                 raise EmbedspecError(
                     f"exact index at {root} is inconsistent: {arr.shape[0]} {name} for {len(self._ids)} ids"
@@ -213,8 +239,40 @@ class ExactIndex(NamedVectors, BaseIndex):
     # ---- writes ------------------------------------------------------------------------------
     def bind_dim(self, dim: int) -> None:
         self.warm_up()
-        self._check_dense_binding(dim)
+        if self._kind != "multi":  # bind_kind came first: a multi-vector chain binds its token width
+            self._check_dense_binding(dim)
         super().bind_dim(dim)
+
+    @staticmethod
+    def _kind_message(root: Any, stored: str, dim: Any, wanted: str) -> str:
+        return (f"the exact index at {root} holds {KIND_NOUNS[stored]} (dimension {dim}), but the spec's chain "
+                f"produces {KIND_NOUNS[wanted]}: use the spec that built it, or a new path")
+
+    def bind_kind(self, kind: str) -> None:
+        """Called by ``build`` with the output kind reaching the index; stored data must be of that kind."""
+        self.warm_up()
+        if kind == "sparse":  # sparse vectors are bound by name (bind_vectors), beside or instead of these
+            return
+        if kind not in self.accepts:
+            raise EmbedspecError(f"the exact index stores dense vectors or multi-vectors, not {KIND_NOUNS[kind]}")
+        if self._kind is not None and self._kind != kind:
+            raise EmbedspecError(self._kind_message(self.path or "memory", self._kind, self.dim, kind))
+        if kind == "multi" and self.metric == "euclidean":
+            raise EmbedspecError("multi-vectors are scored by MaxSim over dot products: use metric cosine or dot")
+        self._kind = kind
+
+    def check_vectors(self, vectors: Any, *, name: str = "vectors") -> Any:
+        """The base checks, and the kind this index holds (a multi-vector index takes no dense vectors)."""
+        out = super().check_vectors(vectors, name=name)
+        if isinstance(out, (Mapping, SparseVectors)):  # named and sparse batches: checked by NamedVectors
+            return out
+        kind = "multi" if isinstance(out, MultiVectors) else "dense"
+        if self._kind is not None and kind != self._kind and (len(out) or name == "vectors"):
+            raise TypeError(f"the exact index at {self.data_location()} holds {KIND_NOUNS[self._kind]}; "
+                            f"{name} are {KIND_NOUNS[kind]}")
+        if kind == "multi" and self.metric == "euclidean":
+            raise ValueError("multi-vectors are scored by MaxSim over dot products: use metric cosine or dot")
+        return out
 
     @_serialized
     def use_quantizer(self, quantizer: Quantizer) -> bool:
@@ -241,15 +299,16 @@ class ExactIndex(NamedVectors, BaseIndex):
         n = self.count()
         if self._codes is None and n:
             self._require_fitted(quantizer)
-            self._codes = quantizer.transform(self._vectors[:n])  # type: ignore[index]
+            originals = self._tokens.take(np.arange(n)) if self._kind == "multi" else self._vectors[:n]  # type: ignore[index, union-attr]
+            self._codes = quantizer.transform(originals)
             self._dirty = True
-        if quantizer.rescore and n and self._vectors is None:
+        if quantizer.rescore and n and self._vectors is None and self._tokens is None:
             raise EmbedspecError(
                 f"{type(quantizer).__name__}(rescore=True) needs float vectors, but the exact index at "
                 f"{self.path} stored codes only; rebuild it or set rescore: false"
             )
-        if not self._keeps_floats and self._vectors is not None:
-            self._vectors, self._dirty = None, True
+        if not self._keeps_floats and (self._vectors is not None or self._tokens is not None):
+            self._vectors, self._tokens, self._dirty = None, None, True
         return False
 
     @staticmethod
@@ -264,8 +323,11 @@ class ExactIndex(NamedVectors, BaseIndex):
     def _upsert(self, ids: list[PointId], vectors: Any, payloads: list[Any]) -> None:
         named = self._as_named(vectors)
         vectors = named.get(self._dense_name) if self._dense_name is not None else None
+        multi = isinstance(vectors, MultiVectors)
+        if vectors is not None and self._kind is None:
+            self._kind = "multi" if multi else "dense"
         if vectors is not None and self.metric == "cosine":
-            vectors = l2_normalize(vectors)
+            vectors = MultiVectors(l2_normalize(vectors.data), vectors.offsets) if multi else l2_normalize(vectors)
         codes = None
         if self._quantizer is not None and vectors is not None:  # encode first: a failure must write nothing
             self._require_fitted(self._quantizer)
@@ -282,7 +344,11 @@ class ExactIndex(NamedVectors, BaseIndex):
                 self._payloads.append(None)
             rows[i] = row
             self._payloads[row] = copy.deepcopy(payloads[i])
-        if self._keeps_floats and vectors is not None:
+        if self._keeps_floats and vectors is not None and multi:
+            if self._tokens is None:
+                self._tokens = TokenStore(vectors.dim)
+            self._tokens.put(rows, vectors, n)
+        elif self._keeps_floats and vectors is not None:
             self._vectors = _store(self._vectors, rows, vectors, n)
         if codes is not None:
             self._codes = _store(self._codes, rows, codes, n)
@@ -304,6 +370,10 @@ class ExactIndex(NamedVectors, BaseIndex):
                 for arr in (self._vectors, self._codes):
                     if arr is not None:
                         arr[row] = arr[last]
+                if self._tokens is not None:
+                    self._tokens.move(last, row)
+            if self._tokens is not None:
+                self._tokens.pop()
             for store in self._sparse.values():
                 store.remove(row, last)
             self._ids.pop()
@@ -336,8 +406,9 @@ class ExactIndex(NamedVectors, BaseIndex):
     def _dense_top(self, queries: np.ndarray, k: int, filter: Filter | None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best rows by the dense vector: ``(rows (m, k'), scores (m, k'))``, best first."""
         n = len(self._ids)
+        multi = isinstance(queries, MultiVectors)
         if self.metric == "cosine":
-            queries = l2_normalize(queries)
+            queries = MultiVectors(l2_normalize(queries.data), queries.offsets) if multi else l2_normalize(queries)
         rows: np.ndarray | None = None
         if filter is not None:
             rows = np.flatnonzero(np.fromiter((filter.matches(p) for p in self._payloads), bool, count=n))
@@ -350,6 +421,11 @@ class ExactIndex(NamedVectors, BaseIndex):
                 f"the exact index at {self.path} stores {self._stored_quantizer[0]} codes: open it through its "
                 "spec, or pass quantizer= (a quantizer of that class) to ExactIndex.open"
             )
+        if multi and q is None:
+            return self._maxsim_search(queries, k, rows)
+        original = queries
+        if multi:  # a multi -> dense quantizer (MUVERA): its codes find candidates, MaxSim re-ranks them
+            queries = q.transform_queries(queries)
         stored = self._codes if q is not None else self._vectors
         if stored is None:  # cannot happen through the public methods
             raise EmbedspecError("exact index holds points but neither vectors nor codes")
@@ -362,24 +438,21 @@ class ExactIndex(NamedVectors, BaseIndex):
         idx, scores = blockwise_top_k(score_block, queries, n, wanted)
         if rows is not None:
             idx = rows[idx]
-        if q is not None and q.rescore:
-            idx, scores = self._rescore(queries, idx, k)
+        if q is not None and q.rescore and multi:
+            data, offsets = self._tokens.compact()  # type: ignore[union-attr]
+            idx, scores = maxsim_rescore(original, data, offsets, idx, k)
+        elif q is not None and q.rescore:
+            idx, scores = rescore_top_k(queries, self._vectors, idx, k, self.metric)  # type: ignore[arg-type]
         return idx, scores
 
-    def _rescore(self, queries: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Exact float scores of candidate rows ``(m, c)``; the best ``k`` per query, best first."""
-        idx_parts, score_parts = [], []
-        for q0 in range(0, len(queries), QUERY_BLOCK):  # bounds the (queries, c, dim) gather
-            qb, cb = queries[q0 : q0 + QUERY_BLOCK], cand[q0 : q0 + QUERY_BLOCK]
-            vecs = self._vectors[cb]  # type: ignore[index]
-            exact = np.einsum("md,mcd->mc", qb, vecs)
-            if self.metric == "euclidean":
-                sq = np.einsum("md,md->m", qb, qb)[:, None] - 2 * exact + np.einsum("mcd,mcd->mc", vecs, vecs)
-                exact = -np.sqrt(np.maximum(sq, 0.0))
-            order = np.argsort(-exact, axis=1, kind="stable")[:, :k]
-            idx_parts.append(np.take_along_axis(cb, order, axis=1))
-            score_parts.append(np.take_along_axis(exact, order, axis=1).astype(np.float32))
-        return np.concatenate(idx_parts), np.concatenate(score_parts)
+    def _maxsim_search(self, queries: MultiVectors, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact MaxSim over every stored set (or the filtered ``rows``)."""
+        data, offsets = self._tokens.compact()  # type: ignore[union-attr]
+        if rows is not None:
+            subset = MultiVectors(data, offsets).take(rows)
+            idx, scores = maxsim_top_k(queries, subset.data, subset.offsets, k)
+            return rows[idx], scores
+        return maxsim_top_k(queries, data, offsets, k)
 
     # ---- persistence -------------------------------------------------------------------------
     @_serialized
@@ -393,6 +466,8 @@ class ExactIndex(NamedVectors, BaseIndex):
         arrays = {}
         if self._vectors is not None:
             arrays["vectors"] = self._vectors[:n]
+        if self._tokens is not None:
+            arrays["tokens"], arrays["token_offsets"] = self._tokens.compact()
         if self._codes is not None:
             arrays["codes"] = self._codes[:n]
         if self._specs:
@@ -401,7 +476,8 @@ class ExactIndex(NamedVectors, BaseIndex):
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "metric": self.metric,
-            "dim": self.dim if self._dense_name is not None else None,  # dense only (a sparse space may be 2**32)
+            "dim": self.dim if self._dense_name is not None else None,  # dense/multi only (a sparse space may be 2**32)
+            "kind": self._kind,
             "count": n,
         }
         subdirs: dict[str, Any] = {}

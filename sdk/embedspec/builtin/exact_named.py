@@ -95,6 +95,8 @@ class NamedVectors:
         """What the index holds (bound, loaded, or dense vectors written without binding); None if empty."""
         if self._specs:
             return self._specs
+        if getattr(self, "_tokens", None) is not None:
+            return {DEFAULT_VECTOR: VectorSpec("multi", int(self.dim or 0))}
         if getattr(self, "_vectors", None) is not None or getattr(self, "_codes", None) is not None:
             return {DEFAULT_VECTOR: VectorSpec("dense", int(self.dim or 0))}
         return None
@@ -112,7 +114,10 @@ class NamedVectors:
         held = self._held_specs()
         if not isinstance(vectors, Mapping) and held is not None:
             kind = kind_of(vectors)
-            if set(held) != {DEFAULT_VECTOR} or held[DEFAULT_VECTOR].kind != kind:
+            if set(held) == {DEFAULT_VECTOR} and held[DEFAULT_VECTOR].kind != kind:
+                raise TypeError(f"the exact index at {self.path or 'memory'} holds "
+                                f"{KIND_NOUNS[held[DEFAULT_VECTOR].kind]}; {name} are {KIND_NOUNS[kind]}")
+            if set(held) != {DEFAULT_VECTOR}:
                 raise TypeError(f"the exact index at {self.path or 'memory'} holds {describe_vectors(held)}; "
                                 f"{name} are one unnamed batch of {KIND_NOUNS[kind]}")
         return super().check_vectors(vectors, name=name)  # type: ignore[misc]

@@ -25,6 +25,7 @@ def register_indexes(register: Any) -> None:
 def register_compressors(register: Any) -> None:
     from .binary import BinaryQuantizer, BinaryQuantizerConfig
     from .matryoshka import MatryoshkaCompressor, MatryoshkaConfig
+    from .muvera import MuveraCompressor, MuveraConfig
     from .pq import ProductQuantizer, ProductQuantizerConfig
     from .scalar import Int8Quantizer, Int8QuantizerConfig
 
@@ -32,6 +33,7 @@ def register_compressors(register: Any) -> None:
     register("int8", Int8Quantizer, Int8QuantizerConfig)
     register("binary", BinaryQuantizer, BinaryQuantizerConfig)
     register("pq", ProductQuantizer, ProductQuantizerConfig)
+    register("muvera", MuveraCompressor, MuveraConfig)
 
 
 @hookimpl

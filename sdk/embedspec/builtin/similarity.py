@@ -95,3 +95,21 @@ def blockwise_top_k(
         out_idx[q0 : q0 + qb.shape[0]] = best_idx
         out_val[q0 : q0 + qb.shape[0]] = best_val
     return out_idx, out_val
+
+
+def rescore_top_k(queries: np.ndarray, vectors: np.ndarray, cand: np.ndarray, k: int,
+                  metric: Metric) -> tuple[np.ndarray, np.ndarray]:
+    """Exact float scores of candidate rows ``cand (m, c)`` of ``vectors``; the best ``k`` per query,
+    best first: ``(m, min(k, c))`` row indexes and scores."""
+    idx_parts, score_parts = [], []
+    for q0 in range(0, len(queries), QUERY_BLOCK):  # bounds the (queries, c, dim) gather
+        qb, cb = queries[q0 : q0 + QUERY_BLOCK], cand[q0 : q0 + QUERY_BLOCK]
+        vecs = vectors[cb]
+        exact = np.einsum("md,mcd->mc", qb, vecs)
+        if metric == "euclidean":
+            sq = np.einsum("md,md->m", qb, qb)[:, None] - 2 * exact + np.einsum("mcd,mcd->mc", vecs, vecs)
+            exact = -np.sqrt(np.maximum(sq, 0.0))
+        order = np.argsort(-exact, axis=1, kind="stable")[:, :k]
+        idx_parts.append(np.take_along_axis(cb, order, axis=1))
+        score_parts.append(np.take_along_axis(exact, order, axis=1).astype(np.float32))
+    return np.concatenate(idx_parts), np.concatenate(score_parts)

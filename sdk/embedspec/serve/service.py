@@ -53,7 +53,7 @@ def _flush(pipeline: Any) -> None:
 def _search_vectors(pipeline: Any, vectors: np.ndarray, k: int,
                     filter: Mapping[str, Any] | None) -> list[list[Hit]]:
     """``Pipeline.search`` after its encoding step (the queries were encoded by the batcher)."""
-    return pipeline.index.search(pipeline.compress(vectors), k=k, filter=filter)
+    return pipeline.index.search(pipeline.compress(vectors, role="query"), k=k, filter=filter)
 
 
 def is_persistent(index: Any) -> bool:

@@ -21,9 +21,13 @@ import click
 @click.option("--tolerance", type=float, default=1e-4, show_default=True,
               help="max abs difference allowed between ONNX and the source model")
 @click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
+@click.option("--tokens", is_flag=True, help="also verify per-token vectors (output: tokens) and carry the "
+              "checkpoint's ColBERT-style linear projection (1_Dense/ or linear.weight) when it has one")
+@click.option("--projection", type=click.Path(dir_okay=False), default=None,
+              help="token projection weights (.npz or .safetensors: weight (out, hidden) [, bias])")
 def export_command(src: str, out: str, family: str | None, name: str | None, quantize: str | None,
                    int8_method: str, optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
-                   overwrite: bool) -> None:
+                   overwrite: bool, tokens: bool, projection: str | None) -> None:
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
     from pathlib import Path
 
@@ -48,12 +52,16 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
             return
         card = export_model(src, out, family=family, name=name, quantize=quantize, int8_method=int8_method,
                             optimize=optimize,
-                            fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite)
+                            fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite,
+                            tokens=tokens, projection=projection)
     except (EmbedspecError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     info = card.export
     click.echo(f"exported {card.name} ({card.family}, {card.dim}-d, {card.pooling} pooling) to {out}")
     click.echo(f"verified against the source model: max abs difference {info.verified_max_abs_diff:.2e}")
+    if getattr(info, "verified_tokens_max_abs_diff", None) is not None:
+        what = f"projected to {card.token_dim}-d" if card.token_dim else "no projection"
+        click.echo(f"token vectors ({what}): max abs difference {info.verified_tokens_max_abs_diff:.2e}")
     if info.int8_mean_cosine is not None:
         click.echo(f"int8: mean cosine to fp32 {info.int8_mean_cosine:.4f} (min {info.int8_min_cosine:.4f})")
 

@@ -7,6 +7,10 @@ background optimizer: points land in an appendable, brute-force segment until ``
 the HNSW graph, payload indexes and quantized vectors. With ``optimize_after`` set (the default),
 that happens automatically before a search once that many points were written since the last
 optimization, and on ``close()`` after any write.
+
+Multi-vectors (``MultiVectors``, late interaction) are stored with Qdrant's multivector config and
+the MaxSim comparator (``kind`` multi, fixed when the shard is created and read back from it); queries
+are then sets of vectors too. Filters, payloads, ids and deletes work as for dense vectors.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
 from embedspec.locking import DirectoryLock
 from embedspec.protocols import Hit, PointId
+from embedspec.representations import KIND_NOUNS, MultiVectors, SparseVectors
 
 from .config import QdrantEdgeIndexConfig
 from .edge_named import EdgeNamedVectors, describe_vectors
@@ -62,11 +67,12 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
     and sparse vectors and fusion plans through ``EdgeNamedVectors`` (``edge_named.py``)."""
 
     Config = QdrantEdgeIndexConfig
-    accepts = frozenset({"dense", "sparse"})
+    accepts = frozenset({"dense", "multi", "sparse"})
 
     def _init_runtime(self) -> None:
         super()._init_runtime()
         self._init_named()
+        self._kind: str | None = None  # dense / multi: from the chain, the stored shard or the first upsert
         self._shard: Any = None
         self._qe: Any = None
         self._unoptimized = 0
@@ -108,6 +114,44 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
 
     def exists(self) -> bool:
         return self.stored_vectors() is not None
+
+    # ---- kinds: dense vectors or multi-vectors (MaxSim) --------------------------------------
+    @property
+    def kind(self) -> str | None:
+        """``dense`` or ``multi`` (MaxSim); None until the chain, the stored shard or an upsert says."""
+        stored = self.stored_params()
+        return self._stored_kind(stored) if stored is not None else self._kind
+
+    @staticmethod
+    def _stored_kind(stored: Mapping[str, Any]) -> str:
+        return "multi" if stored.get("multivector_config") else "dense"
+
+    def bind_kind(self, kind: str) -> None:
+        """Called by ``build`` with the kind reaching the index: a stored shard must hold that kind."""
+        if kind == "sparse":  # sparse vectors are bound by name (bind_vectors)
+            return
+        stored = self.stored_params()
+        if stored is not None and self._stored_kind(stored) != kind:
+            raise EmbedspecError(
+                f"the qdrant-edge shard at {self.path} holds {KIND_NOUNS[self._stored_kind(stored)]} "
+                f"(dimension {stored['size']}), but the spec's chain produces {KIND_NOUNS[kind]}: use the spec "
+                "that built it, or a new path")
+        if kind == "multi" and self.metric == "euclidean":
+            raise EmbedspecError("multi-vectors are scored by MaxSim over dot products: use metric cosine or dot")
+        self._kind = kind
+
+    def check_vectors(self, vectors: Any, *, name: str = "vectors") -> Any:
+        """The base checks, and the kind the shard holds (a multi-vector shard takes no dense vectors)."""
+        out = super().check_vectors(vectors, name=name)
+        if isinstance(out, (Mapping, SparseVectors)):  # named and sparse batches: checked by EdgeNamedVectors
+            return out
+        kind, held = ("multi" if isinstance(out, MultiVectors) else "dense"), self.kind
+        if held is not None and kind != held and (len(out) or name == "vectors"):
+            raise TypeError(f"the qdrant-edge shard at {self.path} holds {KIND_NOUNS[held]}; {name} are {KIND_NOUNS[kind]}")
+        if kind == "multi" and self.metric == "euclidean":
+            raise ValueError("multi-vectors are scored by MaxSim over dot products: use metric cosine or dot")
+        return out
+
 
     def _take_lock(self) -> None:
         """The engine cannot share a shard between processes: every opener, reader or writer, takes
@@ -153,6 +197,7 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
                 f"the qdrant-edge shard at {self.path} uses distance {distance}, but metric is {self.metric!r}"
             )
         self.dim = size
+        self._kind = self._stored_kind(stored)
         try:
             # Read-only: the stored configuration as it is (passing ours would rewrite edge_config.json).
             config = None if self.read_only else self._edge_config()
@@ -195,10 +240,12 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
         if self._named:
             return self._named_config(hnsw, self._quantization_config(), optimizers)
         memory = qe.Memory.Cold if self.on_disk else None
+        multi = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim) if self._kind == "multi" else None
         vectors = qe.EdgeVectorParams(
             size=int(self.dim),  # type: ignore[arg-type]
             distance=getattr(qe.Distance, _DISTANCES[self.metric]),
             memory=memory,
+            multivector_config=multi,
         )
         return qe.EdgeConfig(
             vectors=vectors,
@@ -301,9 +348,12 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
                 self._unoptimized += len(chunk)
 
     def _upsert(self, ids: list[PointId], vectors: Any, payloads: list[Any]) -> None:
-        if not self._named:
-            return super()._upsert(ids, vectors, payloads)
-        self._write_points(self._named_points(ids, vectors, payloads))
+        if self._named:
+            self._write_points(self._named_points(ids, vectors, payloads))
+            return
+        if self._kind is None and self.stored_params() is None:
+            self._kind = "multi" if isinstance(vectors, MultiVectors) else "dense"
+        super()._upsert(ids, vectors, payloads)
 
     def _optimize_if_due(self) -> None:
         if (
@@ -329,7 +379,7 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
         params = self._search_params()
         requests = [
             qe.QueryRequest(limit=k, query=qe.Query.Nearest(q), filter=qfilter, params=params, with_payload=True)
-            for q in queries.tolist()
+            for q in (queries.tolist() if isinstance(queries, np.ndarray) else [v.tolist() for v in queries])
         ]
         if len(requests) == 1:
             rows = [self._shard.query(requests[0])]

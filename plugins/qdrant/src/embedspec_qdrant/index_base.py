@@ -132,12 +132,13 @@ class QdrantIndexBase(BaseIndex):
         return types.SearchParams(hnsw_ef=self.search_ef, exact=self.exact, quantization=quant)
 
     # ---- writes -----------------------------------------------------------------------------
-    def _upsert(self, ids: list[PointId], vectors: np.ndarray, payloads: list[Any]) -> None:
+    def _upsert(self, ids: list[PointId], vectors: Any, payloads: list[Any]) -> None:
         """Convert every point first (an id, payload or value the library refuses is reported with its
         position before anything is written), then write them."""
         qids, stored = self._qdrant_points(ids, payloads)
         points = []
-        for i, (qid, vec, payload) in enumerate(zip(qids, vectors.tolist(), stored)):
+        rows = vectors.tolist() if isinstance(vectors, np.ndarray) else [v.tolist() for v in vectors]  # multi: per point
+        for i, (qid, vec, payload) in enumerate(zip(qids, rows, stored)):
             try:
                 points.append(self._point(qid, vec, payload))
             except Exception as exc:  # e.g. a payload value that is not JSON

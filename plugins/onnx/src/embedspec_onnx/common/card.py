@@ -189,6 +189,8 @@ class ModelCard(BaseModel):
     document_prompt: str = ""
     matryoshka_dims: tuple[int, ...] = ()
     pad_token_id: int | None = None
+    token_dim: int | None = Field(None, gt=0, le=MAX_DIM, description="size of the token vectors after "
+                                  "files.projection (output: tokens); null: the hidden size, dim")
     output_name: str = "last_hidden_state"
     files: dict[str, str] = Field(default_factory=lambda: {"model": "model.onnx", "tokenizer": "tokenizer.json"})
     export: ExportInfo = Field(default_factory=ExportInfo)
@@ -202,6 +204,8 @@ class ModelCard(BaseModel):
             )
         if self.kind != self.KIND:
             raise ValueError(f"kind is {self.kind!r}, this reader needs {self.KIND!r}")
+        if ("projection" in self.files) != (self.token_dim is not None):
+            raise ValueError("files.projection and token_dim go together (the projection's output size)")
         bad = [d for d in self.matryoshka_dims if not 0 < d <= self.dim]
         if bad:
             raise ValueError(f"matryoshka_dims {bad} must be in 1..dim ({self.dim})")

@@ -26,6 +26,7 @@ EXTRAS: dict[str, str] = {
     "torch": "export",
     "onnx": "export",
     "onnx_ir": "export",
+    "safetensors": "export",
 }
 
 

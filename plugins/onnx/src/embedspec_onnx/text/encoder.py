@@ -17,7 +17,8 @@ from embedspec.base import BaseEncoder, l2_normalize
 from embedspec.config_rules import MAX_DIM
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig, PathField
-from pydantic import Field
+from embedspec.representations import MultiVectors
+from pydantic import Field, model_validator
 
 from ..common.card import (
     CARD_FILE,
@@ -34,6 +35,18 @@ from ..common.runtime import applied_device, check_graph, check_output_dim, crea
 from ..common.tokenization import Batch, TextTokenizer
 from .pooling import pool
 from .resolve import HUB_PATTERNS, card_for_snapshot, resolve
+from .tokens import (
+    PROJECTION_FILE,
+    Projection,
+    TokenRules,
+    check_not_empty,
+    mask_token_id,
+    padded_batches,
+    place_tokens,
+    punctuation_ids,
+    token_rows,
+    token_vectors,
+)
 
 #: Inputs the encoder can feed (``tokenization.Batch.feed``); ``input_ids`` is required.
 TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "position_ids")
@@ -56,14 +69,34 @@ class OnnxTextEncoderConfig(ComponentConfig):
     precision: Precision = Field("fp32", description="fp32 (model.onnx), int8 (model_int8.onnx), fp16")
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
     batch_size: int = Field(32, gt=0, le=65_536)
+    output: Literal["pooled", "tokens"] = Field(
+        "pooled", description="pooled: one vector per text (dense); tokens: one vector per token (multi, MaxSim)")
+    query_length: int | None = Field(
+        None, gt=1, le=MAX_LENGTH, description="tokens: queries truncated, then padded with the mask token to this "
+        "many tokens, all kept (ColBERT query augmentation); null: no augmentation")
+    attend_to_mask: bool = Field(False, description="tokens: the augmentation's mask tokens are attended to")
+    skip_punctuation: bool = Field(False, description="tokens: drop punctuation tokens from documents")
+    keep_special: bool = Field(False, description="tokens: keep special tokens ([CLS], [SEP]) as vectors")
 
     _model_text = MODEL_AS_TEXT  # a Path object is taken as its text
+
+    @model_validator(mode="after")
+    def _token_options(self) -> OnnxTextEncoderConfig:
+        if self.output == "tokens":
+            if self.pooling is not None:
+                raise ValueError("pooling does not apply to output: tokens (token vectors are not pooled)")
+        else:
+            for name in ("query_length", "attend_to_mask", "skip_punctuation", "keep_special"):
+                if getattr(self, name) not in (None, False):
+                    raise ValueError(f"{name} applies to output: tokens only (output is {self.output!r})")
+        return self
 
 
 class OnnxTextEncoder(BaseEncoder):
     """ONNX text encoder: length-sorted, dynamically padded batches; pooling per the model card.
 
-    ``encode(texts, role=...)`` -> ``(n, dim) float32`` (L2-normalized when ``normalize``).
+    ``encode(texts, role=...)`` -> ``(n, dim) float32`` (L2-normalized when ``normalize``); with
+    ``output: tokens`` a ``MultiVectors`` (``(tokens_i, dim)`` per text, see ``tokens.py``).
     """
 
     Config = OnnxTextEncoderConfig
@@ -77,11 +110,23 @@ class OnnxTextEncoder(BaseEncoder):
     # size; reading it gives the output size, so a described spec block states it explicitly.
     @property
     def dim(self) -> int:  # type: ignore[override]
+        if self.output == "tokens":  # dim, when given, must be the token vectors' width (no truncation)
+            card = self.card
+            width = card.token_dim or card.dim
+            if self._dim is not None and self._dim != width:
+                raise ModelDirectoryError(f"dim {self._dim} does not match the token vectors of model {card.name}, "
+                                          f"which are {width}-d (token vectors are not truncated)", field="dim")
+            return width
         return self.card.check_dim(self._dim)
 
     @dim.setter
     def dim(self, value: int | None) -> None:
         self._dim = value
+
+    @property
+    def output_kind(self) -> str:  # type: ignore[override]
+        """``dense`` (pooled) or ``multi`` (``output: tokens``)."""
+        return "multi" if self.output == "tokens" else "dense"
 
     @property
     def card(self) -> ModelCard:
@@ -140,7 +185,13 @@ class OnnxTextEncoder(BaseEncoder):
         """The light checks; returns the graph file of ``precision``."""
         card.check_files(directory)
         card.file(directory, "tokenizer")
-        card.check_dim(self._dim)
+        if self.output != "tokens":
+            card.check_dim(self._dim)
+        elif self._dim is not None and self._dim != (card.token_dim or card.dim):
+            raise ModelDirectoryError(f"dim {self._dim} does not match the token vectors of model {card.name}, "
+                                      f"which are {card.token_dim or card.dim}-d", field="dim")
+        if self.output == "tokens" and PROJECTION_FILE in card.files:
+            card.file(directory, PROJECTION_FILE)
         return card.graph_file(directory, self.precision)
 
     def _graph_output(self, session: Any, graph: Path, card: ModelCard, directory: Path) -> str:
@@ -186,8 +237,33 @@ class OnnxTextEncoder(BaseEncoder):
         self._session = create_session(graph, device=self.device, threads=self.threads)
         self._output = self._graph_output(self._session, graph, card, directory)
         self._tokenizer = self._tokenizer_for(directory, card, card.max_length)
-        self._out_dim = card.check_dim(self._dim)
+        self._out_dim = card.check_dim(self._dim) if self.output != "tokens" else self.dim
         self._graph = graph
+        if self.output == "tokens":
+            self._warm_up_tokens(directory, card)
+
+    def _warm_up_tokens(self, directory: Path, card: ModelCard) -> None:
+        """The projection, the token rules and (with ``query_length``) the query tokenizer."""
+        self._projection = None
+        if PROJECTION_FILE in card.files:
+            self._projection = Projection.read(card.file(directory, PROJECTION_FILE))
+            if self._projection.weight.shape != (card.token_dim, card.dim):
+                raise ModelDirectoryError(
+                    f"{directory}: files.{PROJECTION_FILE} maps {self._projection.weight.shape[1]} -> "
+                    f"{self._projection.weight.shape[0]}, the card says dim {card.dim} -> token_dim {card.token_dim}")
+        raw = self._tokenizer.tokenizer
+        mask_id = None
+        self._query_tokenizer = self._tokenizer
+        if self.query_length is not None:
+            mask_id = mask_token_id(raw)
+            if mask_id is None:
+                raise ModelDirectoryError(f"{directory}: the tokenizer has no mask token ([MASK] or <mask>) for "
+                                          "query augmentation", field="query_length")
+            self._query_tokenizer = self._tokenizer_for(directory, card, min(self.query_length, card.max_length))
+        self._rules = TokenRules(
+            mask_id=mask_id, query_length=self.query_length, attend_to_mask=self.attend_to_mask,
+            skip_ids=punctuation_ids(raw) if self.skip_punctuation else frozenset(), keep_special=self.keep_special,
+        )
 
     @property
     def applied_device(self) -> str:
@@ -200,8 +276,31 @@ class OnnxTextEncoder(BaseEncoder):
         return True
 
     # ---- encoding -------------------------------------------------------------------------
-    def _encode_all(self, texts: list[str], role: Role, batch_size: int) -> np.ndarray:
+    def encode_tokens(self, texts: Sequence[str], role: Role, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(data (total_tokens, dim) float32, offsets (n + 1,) int64)`` of validated ``texts``."""
+        self.warm_up()
+        card = self.card
+        prompt = card.prompt(role)
+        texts = [prompt + t for t in texts] if prompt else list(texts)
+        tokenizer = self._query_tokenizer if role == "query" else self._tokenizer
+        rows = token_rows(tokenizer.tokenize(texts), self._rules, role)
+        counts = check_not_empty(rows, f"role {role}")
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        out = np.empty((int(offsets[-1]), self.dim), dtype=np.float32)
+        for batch, keep in padded_batches(rows, batch_size, tokenizer.pad_token_id, card.padding_side == "left"):
+            (hidden,) = self._run(self._session, self._output, batch, self._graph, card)
+            if hidden.ndim != 3:
+                raise ModelDirectoryError(f"{self._graph}: output {self._output!r} is already pooled "
+                                          f"(shape {list(hidden.shape)}); output: tokens needs (batch, seq, hidden)")
+            vectors = token_vectors(hidden, keep, self._projection, card.normalize)
+            place_tokens(out, offsets, batch.positions, counts[batch.positions], vectors)
+        return out, offsets
+
+    def _encode_all(self, texts: list[str], role: Role, batch_size: int) -> Any:
         """Sort the whole call by token length (not each chunk), run, restore the input order."""
+        if self.output == "tokens":
+            return MultiVectors(*self.encode_tokens(texts, role, batch_size))
         card = self.card
         prompt = card.prompt(role)
         if prompt:

@@ -22,7 +22,8 @@ from ..common.export_noise import quiet_export
 from ..common.quantization import compare_int8
 from ..common.runtime import require
 from .catalogue import find_entry, get_family, guess_family
-from .reference import SAMPLE_TEXTS, reference_vectors
+from .reference import SAMPLE_TEXTS, reference_token_vectors, reference_vectors
+from .tokens import PROJECTION_FILE, Projection
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -43,6 +44,8 @@ def export_model(
     sample_texts: list[str] | None = None,
     overwrite: bool = False,
     trust_remote_code: bool = False,
+    tokens: bool = False,
+    projection: str | Path | None = None,
 ) -> ModelCard:
     """Export ``src`` (local checkpoint or hub id) to model directory ``out``; return its card.
 
@@ -50,6 +53,9 @@ def export_model(
     kept only if its mean cosine to fp32 on the sample texts (short, empty and whitespace-only texts
     included: harder than real documents) is >= ``int8_min_mean_cosine``. ``optimize`` ("O1"/"O2")
     runs optimum's ONNX Runtime graph optimizations at export. ``fp16`` adds ``model_fp16.onnx``.
+    ``tokens=True`` also verifies the per-token vectors (``output: tokens``) and carries the checkpoint's
+    linear projection, if it has one (``find_projection``), as ``projection.npz``; ``projection`` names
+    the weights file (``.npz`` or ``.safetensors``) explicitly.
     """
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be None or 'int8', not {quantize!r}")
@@ -76,7 +82,15 @@ def export_model(
         files = {"model": "model.onnx", "tokenizer": "tokenizer.json"}
         if not (tmp / "tokenizer.json").is_file():
             raise ModelDirectoryError(f"{src_str} has no fast tokenizer (tokenizer.json); it cannot be exported")
-        card = card.replace(files=files)
+        proj = _read_projection(Path(projection)) if projection is not None else (
+            find_projection(Path(src_str)) if tokens else None)
+        if proj is not None:
+            if proj.weight.shape[1] != card.dim:
+                raise ModelDirectoryError(f"the projection maps {proj.weight.shape[1]}-d vectors, the model's "
+                                          f"hidden size is {card.dim}")
+            proj.write(tmp / "projection.npz")
+            files[PROJECTION_FILE] = "projection.npz"
+        card = card.replace(files=files, token_dim=proj.dim if proj is not None else None)
         card.write(tmp)
         texts = sample_texts or SAMPLE_TEXTS
         with quiet_export():
@@ -91,6 +105,8 @@ def export_model(
             )
         info: dict[str, Any] = {"source": src_str, "exporter": _exporter_version(), "optimize": optimize,
                                 "verified_max_abs_diff": diff}
+        if tokens or proj is not None:
+            info["verified_tokens_max_abs_diff"] = _verify_tokens(src_str, tmp, card, texts, proj, tolerance, out)
         if quantize == "int8":
             from ..common.quantization import quantize_int8
 
@@ -121,6 +137,67 @@ def export_model(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return card
+
+
+def _verify_tokens(src: str, directory: Path, card: ModelCard, texts: list[str], proj: Projection | None,
+                   tolerance: float, out: Path) -> float:
+    """Max abs difference of the token vectors (documents and queries) to the transformers reference."""
+    from .encoder import OnnxTextEncoder
+
+    texts = [t for t in texts if t.strip()]  # blank texts have no token vectors
+    encoder = OnnxTextEncoder(model=str(directory), device="cpu", output="tokens")
+    diff = 0.0
+    for role in ("document", "query"):
+        data, offsets = encoder.encode_tokens(texts, role, 8)  # type: ignore[arg-type]
+        reference = reference_token_vectors(src, card, texts, role=role, projection=proj)
+        for i, ref in enumerate(reference):
+            got = data[offsets[i] : offsets[i + 1]]
+            if got.shape != ref.shape:
+                raise ExportVerificationError(
+                    f"the exported graph gives {got.shape[0]} token vectors for sample text {i} ({role}), "
+                    f"{src} gives {ref.shape[0]}; nothing was written to {out}")
+            diff = max(diff, float(abs(got - ref).max()))
+    if not diff <= tolerance:
+        raise ExportVerificationError(
+            f"the exported token vectors differ from {src}: max abs difference {diff:.3g} > tolerance "
+            f"{tolerance:g}; nothing was written to {out}", max_abs_diff=diff)
+    return diff
+
+
+def find_projection(checkpoint: Path) -> Projection | None:
+    """The linear projection a ColBERT-style checkpoint carries: ``1_Dense/model.safetensors``
+    (sentence-transformers / PyLate ``Dense``: ``linear.weight``, ``linear.bias``) or ``linear.weight``
+    in ``model.safetensors`` (ColBERT's ``HF_ColBERT``). None when it has neither (or is not local)."""
+    for path in (checkpoint / "1_Dense" / "model.safetensors", checkpoint / "model.safetensors"):
+        if path.is_file():
+            proj = _read_projection(path, required=path.parent.name == "1_Dense")
+            if proj is not None:
+                return proj
+    return None
+
+
+def _read_projection(path: Path, *, required: bool = True) -> Projection | None:
+    """A projection from ``.npz`` (``weight``/``bias``) or ``.safetensors`` (``[linear.]weight``/``bias``)."""
+    if not path.is_file():
+        raise ModelDirectoryError(f"projection weights {path} do not exist", field=None)
+    if path.suffix == ".npz":
+        return Projection.read(path)
+    safetensors = require("safetensors")
+    with safetensors.safe_open(str(path), framework="numpy") as fh:
+        keys = set(fh.keys())
+        for prefix in ("linear.", "") if required else ("linear.",):
+            if f"{prefix}weight" in keys:
+                weight = fh.get_tensor(f"{prefix}weight")
+                bias = fh.get_tensor(f"{prefix}bias") if f"{prefix}bias" in keys else None
+                break
+        else:
+            if required:
+                raise ModelDirectoryError(f"{path} holds no linear.weight / weight (keys: {sorted(keys)[:8]})",
+                                          field=None)
+            return None
+    if weight.ndim != 2:
+        raise ModelDirectoryError(f"{path}: weight has shape {list(weight.shape)}, expected (out, hidden)", field=None)
+    return Projection(weight.astype("float32"), None if bias is None else bias.astype("float32"))
 
 
 def describe_checkpoint(src: str, *, family: str | None = None, name: str | None = None,

@@ -60,3 +60,51 @@ def reference_vectors(src: str, card: ModelCard, texts: list[str], *, role: str 
             parts.append(pool(hidden, enc["attention_mask"].numpy(), card.pooling))
     vectors = np.concatenate(parts)[:, : card.dim]
     return l2_normalize(vectors) if card.normalize else vectors.astype(np.float32)
+
+
+def reference_token_vectors(src: str, card: ModelCard, texts: list[str], *, role: str = "document",
+                            projection: Any = None, query_length: int | None = None, attend_to_mask: bool = False,
+                            skip_punctuation: bool = False, batch_size: int = 8) -> list[np.ndarray]:
+    """``(tokens_i, d) float32`` per text, computed as ColBERT does, independently of ``tokens.py``:
+    transformers' tokenizer (queries padded to ``query_length`` with ``padding="max_length"``, then pad
+    ids replaced by the mask id), ``AutoModel`` forward, ``torch.nn.functional.linear`` with the
+    projection's weight/bias, per-token L2 normalisation (when the card normalizes), special tokens
+    dropped, and punctuation tokens (``tokenizer.encode(symbol)``) for documents when asked."""
+    import string
+
+    transformers = require("transformers")
+    torch = require("torch")
+    tok = transformers.AutoTokenizer.from_pretrained(src)
+    model = transformers.AutoModel.from_pretrained(src).eval()
+    prompt = card.prompt(role)
+    augment = role == "query" and query_length is not None
+    skip = ({tok.encode(c, add_special_tokens=False)[0] for c in string.punctuation}
+            if skip_punctuation and role == "document" else set())
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            chunk = [prompt + t for t in texts[start : start + batch_size]]
+            if augment:
+                enc = tok(chunk, padding="max_length", truncation=True, max_length=query_length,
+                          return_tensors="pt", return_special_tokens_mask=True)
+                pads = enc["attention_mask"] == 0
+                enc["input_ids"][pads] = tok.mask_token_id
+                if attend_to_mask:
+                    enc["attention_mask"][pads] = 1
+            else:
+                enc = tok(chunk, padding=True, truncation=True, max_length=card.max_length, return_tensors="pt",
+                          return_special_tokens_mask=True)
+                pads = torch.zeros_like(enc["attention_mask"], dtype=torch.bool)
+            hidden = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                           token_type_ids=enc.get("token_type_ids")).last_hidden_state.float()
+            if projection is not None:
+                bias = None if projection.bias is None else torch.from_numpy(projection.bias)
+                hidden = torch.nn.functional.linear(hidden, torch.from_numpy(projection.weight), bias)
+            if card.normalize:
+                hidden = torch.nn.functional.normalize(hidden, dim=-1)
+            keep = (enc["special_tokens_mask"] == 0) & (enc["attention_mask"] == 1) | pads
+            for row in range(hidden.shape[0]):
+                ids = enc["input_ids"][row]
+                row_keep = keep[row] & ~torch.tensor([int(i) in skip for i in ids])
+                out.append(hidden[row][row_keep].numpy().astype(np.float32))
+    return out
