@@ -1,4 +1,4 @@
-"""CLI commands added to ``embedspec``: ``export`` and ``models``."""
+"""CLI commands added to ``embedspec``: ``export``, ``models`` and ``doctor``."""
 
 from __future__ import annotations
 
@@ -78,3 +78,19 @@ def models_command(as_json: bool) -> None:
     for row in [head, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     click.echo("\nfamilies: " + "; ".join(f"{f.name}: {f.description}" for f in FAMILIES.values()))
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              help="show the settings for this threads: value (default: as a spec without threads:)")
+def doctor_command(as_json: bool, threads: int | None) -> None:
+    """What this machine offers inference: CPU, ISA features, onnxruntime and its providers, threads."""
+    from .common.doctor import inference_report, render
+
+    report = inference_report(threads)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for line in render(report):
+        click.echo(line)
