@@ -21,9 +21,14 @@ import click
 @click.option("--tolerance", type=float, default=1e-4, show_default=True,
               help="max abs difference allowed between ONNX and the source model")
 @click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
+@click.option("--layers", "layers_text", default=None, metavar="N[,N...]",
+              help="also write graphs that stop after these layers (spec: layers: N), each verified against "
+                   "the source's hidden state N (cosine >= 0.9999)")
+@click.option("--add", is_flag=True, help="with --layers: add the depths to the existing model directory OUT "
+                                          "(exported from SRC) instead of exporting it")
 def export_command(src: str, out: str, family: str | None, name: str | None, quantize: str | None,
                    int8_method: str, optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
-                   overwrite: bool) -> None:
+                   overwrite: bool, layers_text: str | None, add: bool) -> None:
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
     from pathlib import Path
 
@@ -34,13 +39,19 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
     from .common.hub import require_hub
     from .text.export import export_model
 
+    layers = _layer_list(layers_text)
+    if add and not layers:
+        raise click.UsageError("--add needs --layers")
     try:
+        if add:
+            _add_depths(out, src, layers, quantize, int8_method)
+            return
         if not Path(src).expanduser().exists():  # a hub id: fail fast and clearly when offline
             require_hub(f"exporting {src!r} (not a folder on this machine)")
         if family in CLIP_FAMILIES or (family is None and checkpoint_family(src)):
-            if quantize or fp16 or optimize or max_length:
+            if quantize or fp16 or optimize or max_length or layers:
                 raise click.ClickException(
-                    "--quantize/--fp16/--optimize/--max-length do not apply to CLIP-style models yet")
+                    "--quantize/--fp16/--optimize/--max-length/--layers do not apply to CLIP-style models yet")
             clip_card = export_clip(src, out, atol=tolerance, overwrite=overwrite, name=name)
             click.echo(f"exported {clip_card.name} ({clip_card.family}, {clip_card.dim}-d, text+image) to {out}")
             click.echo(f"verified against the source model: max abs difference "
@@ -49,6 +60,8 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
         card = export_model(src, out, family=family, name=name, quantize=quantize, int8_method=int8_method,
                             optimize=optimize,
                             fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite)
+        if layers:
+            _add_depths(out, src, layers, quantize, int8_method)
     except (EmbedspecError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     info = card.export
@@ -56,6 +69,29 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
     click.echo(f"verified against the source model: max abs difference {info.verified_max_abs_diff:.2e}")
     if info.int8_mean_cosine is not None:
         click.echo(f"int8: mean cosine to fp32 {info.int8_mean_cosine:.4f} (min {info.int8_min_cosine:.4f})")
+
+
+def _layer_list(text: str | None) -> list[int]:
+    if text is None:
+        return []
+    try:
+        layers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"a comma-separated list of layer counts, e.g. 2,3,4; not {text!r}",
+                                 param_hint="--layers") from None
+    if not layers:
+        raise click.BadParameter("give at least one layer count, e.g. 3", param_hint="--layers")
+    return layers
+
+
+def _add_depths(out: str, src: str, layers: list[int], quantize: str | None, int8_method: str) -> None:
+    from .text.depth import add_depths
+
+    cosines = add_depths(out, src, layers, quantize=quantize, int8_method=int8_method)
+    for n, cosine in cosines.items():
+        extra = " (+ int8)" if quantize else ""
+        click.echo(f"added the {n}-layer graph{extra} to {out}: smallest cosine to the source's hidden state {n} "
+                   f"{cosine:.6f}")
 
 
 @click.command("models")

@@ -23,10 +23,12 @@ from ..common.card import (
     CARD_FILE,
     MAX_LENGTH,
     MODEL_AS_TEXT,
+    PRECISION_FILES,
     ModelCard,
     ModelDirectoryError,
     Pooling,
     Precision,
+    depth_key,
     local_directory,
 )
 from ..common.hub import HF_SCHEME, cached, parse_hf
@@ -54,6 +56,8 @@ class OnnxTextEncoderConfig(ComponentConfig):
     dim: int | None = Field(None, gt=0, le=MAX_DIM, description="Matryoshka truncation (before normalization)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     precision: Precision = Field("fp32", description="fp32 (model.onnx), int8 (model_int8.onnx), fp16")
+    layers: int | None = Field(None, gt=0, le=1024, description="run a graph that stops after this layer (depth "
+                               "truncation; `embedspec export --layers`); default: all layers")
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
     batch_size: int = Field(32, gt=0, le=65_536)
 
@@ -141,7 +145,18 @@ class OnnxTextEncoder(BaseEncoder):
         card.check_files(directory)
         card.file(directory, "tokenizer")
         card.check_dim(self._dim)
-        return card.graph_file(directory, self.precision)
+        if self.layers is None:
+            return card.graph_file(directory, self.precision)
+        key = depth_key(PRECISION_FILES[self.precision], self.layers)
+        if key not in card.files:
+            have = card.depths()
+            raise ModelDirectoryError(
+                f"model directory {directory} has no {self.layers}-layer {self.precision} graph ("
+                + (f"its depths: {have}" if have else "it has no truncated graphs")
+                + f"); add one with `embedspec export SRC {directory} --layers {self.layers} --add`",
+                field="layers",
+            )
+        return card.file(directory, key)
 
     def _graph_output(self, session: Any, graph: Path, card: ModelCard, directory: Path) -> str:
         """The output to fetch, after checking the graph's inputs and outputs against the card."""
