@@ -59,7 +59,11 @@ class OnnxTextEncoderConfig(ComponentConfig):
     layers: int | None = Field(None, gt=0, le=1024, description="run a graph that stops after this layer (depth "
                                "truncation; `embedspec export --layers`); default: all layers")
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
-    batch_size: int = Field(32, gt=0, le=65_536)
+    batch_size: int = Field(32, gt=0, le=65_536, description="rows per forward pass, at most")
+    batch_tokens: int | None = Field(
+        None, gt=0, le=16_777_216,
+        description="padded tokens per forward pass, at most (rows x longest row; texts sorted by length first)",
+    )
 
     _model_text = MODEL_AS_TEXT  # a Path object is taken as its text
 
@@ -223,7 +227,7 @@ class OnnxTextEncoder(BaseEncoder):
             texts = [prompt + t for t in texts]
         encodings = self._tokenizer.tokenize(texts)
         out = np.empty((len(texts), self._out_dim), dtype=np.float32)
-        for batch in self._tokenizer.batches(encodings, batch_size):
+        for batch in self._tokenizer.batches(encodings, batch_size, self.batch_tokens):
             (hidden,) = self._run(self._session, self._output, batch, self._graph, card)
             vectors = pool(hidden, batch.attention_mask, card.pooling)
             if vectors.shape[1] != card.dim:  # a dynamic output axis: checked on the first batch
