@@ -382,10 +382,15 @@ def study(args: argparse.Namespace) -> None:
         print(f"== {name}: {desc}; n={len(X)}, dim={X.shape[1]}, queries={len(Q)}", flush=True)
         results["datasets"][name] = desc
         results["rows"] += study_dataset(name, X, Q, args)
-    results["wall_s"] = round(time.time() - started, 1)
-    args.study_out.parent.mkdir(parents=True, exist_ok=True)
-    args.study_out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {args.study_out} (wall {results['wall_s']} s)")
+        results["wall_s"] = round(time.time() - started, 1)
+        if args.merge and args.study_out.is_file():  # keep the other datasets' rows already there
+            old = json.loads(args.study_out.read_text(encoding="utf-8"))
+            kept = [r for r in old["rows"] if r["dataset"] not in results["datasets"]]
+            results["rows"] = kept + [r for r in results["rows"] if r not in kept]
+            results["datasets"] = {**{r["dataset"]: old["datasets"][r["dataset"]] for r in kept}, **results["datasets"]}
+        args.study_out.parent.mkdir(parents=True, exist_ok=True)
+        args.study_out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.study_out} (wall {results['wall_s']} s)", flush=True)
 
 
 def machine() -> dict[str, Any]:
