@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,8 @@ def parse_args() -> argparse.Namespace:
                    help="defaults study: qdrant-edge builds (--study-configs) x search_ef vs numpy exact")
     p.add_argument("--study-configs", default="16/100,32/200", help="hnsw_m/hnsw_ef_construct builds to compare")
     p.add_argument("--study-ef", default="32,64,128,256,512", help="search_ef values (besides the default)")
+    p.add_argument("--unnice-builds", action="store_true",
+                   help="--study: run Qdrant's HNSW build threads at nice 0 instead of its nice 9 (shared machines)")
     p.add_argument("--study-out", type=Path, default=REPO / "benchmarks" / "results" / "index_defaults.json")
     return p.parse_args()
 
@@ -210,6 +213,18 @@ def measure(index: Any, Q: np.ndarray, truth: np.ndarray, k: int, latency_querie
     }
 
 
+def unnice_builders(stop: threading.Event) -> None:
+    """Qdrant runs its HNSW build threads at nice 9; on a shared machine they then get a sliver of the CPU.
+    Until ``stop``, put this process's ``hnsw-build-*`` threads back at nice 0 (Linux; needs the right)."""
+    while not stop.wait(0.5):
+        for task in Path(f"/proc/{os.getpid()}/task").glob("*"):
+            try:
+                if (task / "comm").read_text().startswith("hnsw-build") and os.getpriority(os.PRIO_PROCESS, int(task.name)) > 0:
+                    os.setpriority(os.PRIO_PROCESS, int(task.name), 0)
+            except OSError:
+                continue
+
+
 def build(index: Any, X: np.ndarray, finish: Callable[[], Any]) -> dict[str, float]:
     t = time.perf_counter()
     for start in range(0, len(X), 20_000):
@@ -322,48 +337,54 @@ def study_dataset(name: str, X: np.ndarray, Q: np.ndarray, args: argparse.Namesp
 
     k = args.k
     truth = ground_truth(X, Q, k)
+    stop = threading.Event()
+    if args.unnice_builds:
+        threading.Thread(target=unnice_builders, args=(stop,), daemon=True).start()
     efs: list[int | None] = [None, *(int(e) for e in args.study_ef.split(",") if e)]
     rows: list[dict[str, Any]] = []
-    for config in [c for c in args.study_configs.split(",") if c]:
-        m, ef_construct = (int(v) for v in config.split("/"))
-        path = args.workdir / name / f"study-m{m}-ef{ef_construct}"
-        shutil.rmtree(path, ignore_errors=True)
-        edge = QdrantEdgeIndex(path=str(path), hnsw_m=m, hnsw_ef_construct=ef_construct)
-        built = build(edge, X, edge.optimize)
-        recall = {}
-        for ef in efs:
-            edge.search_ef = ef
-            hits = edge.search(Q, k=k)
-            recall[ef] = float(np.mean([len({h.id for h in row} & set(t.tolist())) / k for row, t in zip(hits, truth)]))
-        timings: dict[Any, list[float]] = {ef: [] for ef in ["exact", *efs]}
-        order: list[Any] = ["exact", *efs]
-        latency_q = Q[: args.latency_queries]
-        for block, start in enumerate(range(0, len(latency_q), 20)):  # blocks of 20 queries per setting,
-            rotated = order[block % len(order):] + order[: block % len(order)]  # in a rotating order
-            for setting in rotated:
-                if setting != "exact":
-                    edge.search_ef = setting
-                for q in latency_q[start : start + 20]:
-                    t = time.perf_counter()
-                    if setting == "exact":
-                        numpy_exact(X, q, k)
-                    else:
-                        edge.search(q[None, :], k=k)
-                    timings[setting].append(time.perf_counter() - t)
-        edge.close()
-        exact_p50 = float(np.percentile(timings["exact"], 50))
-        for ef in efs:
-            p50 = float(np.percentile(timings[ef], 50))
-            row = {"dataset": name, "hnsw_m": m, "hnsw_ef_construct": ef_construct,
-                   "search_ef": ef if ef is not None else "default", "n": len(X), **built,
-                   "recall_at_k": round(recall[ef], 4), "p50_ms": round(p50 * 1e3, 3),
-                   "p95_ms": round(float(np.percentile(timings[ef], 95)) * 1e3, 3),
-                   "exact_p50_ms": round(exact_p50 * 1e3, 3), "speedup_vs_exact": round(exact_p50 / p50, 1),
-                   "load_average": round(os.getloadavg()[0], 2)}
-            rows.append(row)
-            print(f"  m={m:<3} ef_construct={ef_construct:<4} search_ef={row['search_ef']!s:<8} "
-                  f"build {built['build_s']:>6.1f} s  recall@{k} {row['recall_at_k']:.4f}  p50 {row['p50_ms']:.3f} ms "
-                  f"(exact {row['exact_p50_ms']:.2f} ms: {row['speedup_vs_exact']}x)", flush=True)
+    try:
+        for config in [c for c in args.study_configs.split(",") if c]:
+            m, ef_construct = (int(v) for v in config.split("/"))
+            path = args.workdir / name / f"study-m{m}-ef{ef_construct}"
+            shutil.rmtree(path, ignore_errors=True)
+            edge = QdrantEdgeIndex(path=str(path), hnsw_m=m, hnsw_ef_construct=ef_construct)
+            built = build(edge, X, edge.optimize)
+            recall = {}
+            for ef in efs:
+                edge.search_ef = ef
+                hits = edge.search(Q, k=k)
+                recall[ef] = float(np.mean([len({h.id for h in row} & set(t.tolist())) / k for row, t in zip(hits, truth)]))
+            timings: dict[Any, list[float]] = {ef: [] for ef in ["exact", *efs]}
+            order: list[Any] = ["exact", *efs]
+            latency_q = Q[: args.latency_queries]
+            for block, start in enumerate(range(0, len(latency_q), 20)):  # blocks of 20 queries per setting,
+                rotated = order[block % len(order):] + order[: block % len(order)]  # in a rotating order
+                for setting in rotated:
+                    if setting != "exact":
+                        edge.search_ef = setting
+                    for q in latency_q[start : start + 20]:
+                        t = time.perf_counter()
+                        if setting == "exact":
+                            numpy_exact(X, q, k)
+                        else:
+                            edge.search(q[None, :], k=k)
+                        timings[setting].append(time.perf_counter() - t)
+            edge.close()
+            exact_p50 = float(np.percentile(timings["exact"], 50))
+            for ef in efs:
+                p50 = float(np.percentile(timings[ef], 50))
+                row = {"dataset": name, "hnsw_m": m, "hnsw_ef_construct": ef_construct,
+                       "search_ef": ef if ef is not None else "default", "n": len(X), **built,
+                       "recall_at_k": round(recall[ef], 4), "p50_ms": round(p50 * 1e3, 3),
+                       "p95_ms": round(float(np.percentile(timings[ef], 95)) * 1e3, 3),
+                       "exact_p50_ms": round(exact_p50 * 1e3, 3), "speedup_vs_exact": round(exact_p50 / p50, 1),
+                       "load_average": round(os.getloadavg()[0], 2)}
+                rows.append(row)
+                print(f"  m={m:<3} ef_construct={ef_construct:<4} search_ef={row['search_ef']!s:<8} "
+                      f"build {built['build_s']:>6.1f} s  recall@{k} {row['recall_at_k']:.4f}  p50 {row['p50_ms']:.3f} ms "
+                      f"(exact {row['exact_p50_ms']:.2f} ms: {row['speedup_vs_exact']}x)", flush=True)
+    finally:
+        stop.set()
     return rows
 
 
