@@ -29,6 +29,8 @@ from .reference import SAMPLE_TEXTS, reference_vectors
 
 #: Smallest cosine allowed between a truncated graph's vectors and the source model's at that depth.
 DEPTH_MIN_COSINE = 0.9999
+#: Smallest mean cosine of a depth's int8 graph to its fp32 graph (as ``export_model``'s int8 check).
+INT8_MIN_MEAN_COSINE = 0.98
 def source_layers(src: str, trust_remote_code: bool = False) -> int:
     """How many hidden layers the source checkpoint has."""
     transformers = require("transformers")
@@ -124,4 +126,11 @@ def _verify(staging: Path, card: ModelCard, layers: int, src: str, texts: list[s
             f"the {layers}-layer graph of {card.name} differs from the source model's hidden state {layers}: "
             f"smallest cosine {smallest:.6f} < {min_cosine} on {len(texts)} sample texts; nothing was added",
             max_abs_diff=float(np.abs(reference - ours).max()))
+    if depth_key("model_int8", layers) in ModelCard.read(staging).files:  # the same check as export's int8
+        int8 = OnnxTextEncoder(model=str(staging), device="cpu", layers=layers, precision="int8").encode(texts)
+        mean_int8, min_int8 = compare_int8(ours, int8)
+        if mean_int8 < INT8_MIN_MEAN_COSINE:
+            raise ExportVerificationError(
+                f"the {layers}-layer int8 graph's mean cosine to fp32 is {mean_int8:.4f} < {INT8_MIN_MEAN_COSINE} "
+                f"(min {min_int8:.4f}); nothing was added", max_abs_diff=float(np.abs(ours - int8).max()))
     return smallest
