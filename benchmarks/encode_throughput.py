@@ -58,8 +58,10 @@ def machine() -> dict[str, object]:
             versions[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001 - optional peers
             versions[mod] = None
+    from embedspec.machine import cpu_info
+
     return {"cpu": cpu, "logical_cpus": os.cpu_count(), "physical_cores": physical_cores(),
-            "avx512_vnni": "avx512_vnni" in flags, "python": platform.python_version(),
+            "avx512_vnni": "avx512_vnni" in flags, "isa": cpu_info()["isa_present"], "python": platform.python_version(),
             "load_average_start": os.getloadavg(), "versions": versions}
 
 
@@ -77,7 +79,8 @@ def fastembed_dir(model_dir: Path, max_length: int) -> Path:
     return view
 
 
-def make_engines(model_dir: Path, batch_size: int, threads: int, names: list[str]) -> dict[str, Callable]:
+def make_engines(model_dir: Path, batch_size: int, threads: int, names: list[str],
+                 batch_tokens: int | None = None) -> dict[str, Callable]:
     from embedspec_onnx import ModelCard, OnnxTextEncoder
     from embedspec_onnx.text.export import minilm_checkpoint
 
@@ -89,6 +92,12 @@ def make_engines(model_dir: Path, batch_size: int, threads: int, names: list[str
     if "embedspec-onnx-int8" in names:
         int8 = OnnxTextEncoder(model=str(model_dir), device="cpu", precision="int8", threads=threads, batch_size=batch_size)
         engines["embedspec-onnx-int8"] = int8.encode
+    if batch_tokens:  # token-budget batches: rows capped high, padded tokens per pass bounded
+        for precision in ("fp32", "int8"):
+            if f"embedspec-onnx-{precision}" in names:
+                enc = OnnxTextEncoder(model=str(model_dir), device="cpu", precision=precision, threads=threads,
+                                      batch_size=1024, batch_tokens=batch_tokens)
+                engines[f"embedspec-onnx-{precision}-tokens{batch_tokens}"] = enc.encode
     if "sentence-transformers" in names:
         import torch
         from sentence_transformers import SentenceTransformer
@@ -121,7 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     sets = {k: v for k, v in load_sets(args.short_n, args.corpus_limit).items() if k in args.sets}
     counter = OnnxTextEncoder(model=str(model_dir), device="cpu")
     tokens = {k: counter.count_tokens(v) for k, v in sets.items()}
-    engines = make_engines(model_dir, args.batch_size, threads, args.engines)
+    engines = make_engines(model_dir, args.batch_size, threads, args.engines, args.batch_tokens)
     for fn in engines.values():  # warm-up: sessions, allocator arenas, torch kernels
         fn(next(iter(sets.values()))[:64])
     results: dict[str, dict[str, dict[str, object]]] = {k: {} for k in sets}
@@ -146,11 +155,70 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             cos = (vec * ref).sum(axis=1)
             results[set_name][engine]["cosine_to_reference"] = {"mean": round(float(cos.mean()), 5),
                                                                "min": round(float(cos.min()), 5)}
-    return {"machine": dict(info, load_average_end=os.getloadavg(), threads=threads),
-            "settings": {"batch_size": args.batch_size, "runs": args.runs, "statistic": "best of runs, interleaved",
+    profiles = {k: profile(model_dir, v, threads, args.batch_size, args.batch_tokens) for k, v in sets.items()} \
+        if args.profile else None
+    return {"machine": dict(info, load_average_end=os.getloadavg(), threads=threads), "profile": profiles,
+            "settings": {"batch_size": args.batch_size, "batch_tokens": args.batch_tokens, "runs": args.runs, "statistic": "best of runs, interleaved",
                          "texts": {k: len(v) for k, v in sets.items()}, "tokens": tokens,
                          "reference_for_cosine": "sentence-transformers"},
             "results": results}
+
+
+def profile(model_dir: Path, texts: list[str], threads: int, batch_size: int,
+            batch_tokens: int | None) -> dict[str, object]:
+    """Where an ``encode`` call's time goes, per precision: tokenization, forward passes (and, from
+    onnxruntime's profiler, the share of each operator type), pooling; and the padding computed."""
+    import onnxruntime as ort
+    from embedspec.base import l2_normalize
+    from embedspec_onnx import OnnxTextEncoder
+    from embedspec_onnx.text.pooling import pool
+
+    out: dict[str, object] = {}
+    for precision in ("fp32", "int8"):
+        enc = OnnxTextEncoder(model=str(model_dir), device="cpu", precision=precision, threads=threads,
+                              batch_size=batch_size if not batch_tokens else 1024, batch_tokens=batch_tokens)
+        enc.warm_up()
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        opts.enable_profiling = True
+        opts.profile_file_prefix = str(REPO / "runs" / f"ort-profile-{precision}")
+        (REPO / "runs").mkdir(exist_ok=True)
+        session = ort.InferenceSession(str(enc._graph), sess_options=opts, providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        t0 = time.perf_counter()
+        encodings = enc._tokenizer.tokenize(texts)
+        t1 = time.perf_counter()
+        run_s = pool_s = pad_s = 0.0
+        real = padded = 0
+        batches = 0
+        t_pad = time.perf_counter()
+        for batch in enc._tokenizer.batches(encodings, enc.batch_size, batch_tokens):
+            pad_s += time.perf_counter() - t_pad
+            batches += 1
+            real += int(batch.attention_mask.sum())
+            padded += batch.input_ids.size
+            t = time.perf_counter()
+            (hidden,) = session.run([enc._output], batch.feed(names))
+            t2 = time.perf_counter()
+            l2_normalize(pool(hidden, batch.attention_mask, "mean"))
+            run_s += t2 - t
+            pool_s += time.perf_counter() - t2
+            t_pad = time.perf_counter()
+        trace = json.loads(Path(session.end_profiling()).read_text())
+        ops: dict[str, float] = {}
+        for event in trace:
+            if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+                op = event.get("args", {}).get("op_name", "?")
+                ops[op] = ops.get(op, 0.0) + event["dur"] / 1e6
+        total_ops = sum(ops.values()) or 1.0
+        out[precision] = {
+            "tokenize_s": round(t1 - t0, 3), "batching_and_padding_s": round(pad_s, 3),
+            "forward_s": round(run_s, 3), "pool_normalize_s": round(pool_s, 3), "batches": batches,
+            "real_tokens": real, "padded_tokens": padded, "padding_share": round(1 - real / max(padded, 1), 4),
+            "operator_share": {k: round(v / total_ops, 4) for k, v in sorted(ops.items(), key=lambda kv: -kv[1])[:12]},
+        }
+    return out
 
 
 def table(report: dict[str, object]) -> str:
@@ -181,12 +249,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="default: physical cores")
     parser.add_argument("--engines", nargs="+", default=["embedspec-onnx-fp32", "embedspec-onnx-int8",
                                                          "sentence-transformers", "fastembed"])
+    parser.add_argument("--batch-tokens", type=int, default=None,
+                        help="also run embedspec-onnx with token-budget batches of this many padded tokens")
+    parser.add_argument("--profile", action="store_true", help="also profile one encode per set (onnxruntime)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "onnx.json"))
     args = parser.parse_args()
     if not DATA.is_dir():
         raise SystemExit(f"SciFact not found at {DATA} (set EMBEDSPEC_DATA)")
+    from embedspec.machine import cpu_line
+
+    print(f"CPU: {cpu_line()}")
     report = run(args)
     print(table(report))
+    if report.get("profile"):
+        print(json.dumps(report["profile"], indent=1))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")

@@ -1,4 +1,4 @@
-"""CLI commands added to ``embedspec``: ``export`` and ``models``."""
+"""CLI commands added to ``embedspec``: ``export``, ``models`` and ``doctor``."""
 
 from __future__ import annotations
 
@@ -25,9 +25,14 @@ import click
               "checkpoint's ColBERT-style linear projection (1_Dense/ or linear.weight) when it has one")
 @click.option("--projection", type=click.Path(dir_okay=False), default=None,
               help="token projection weights (.npz or .safetensors: weight (out, hidden) [, bias])")
+@click.option("--layers", "layers_text", default=None, metavar="N[,N...]",
+              help="also write graphs that stop after these layers (spec: layers: N), each verified against "
+                   "the source's hidden state N (cosine >= 0.9999)")
+@click.option("--add", is_flag=True, help="with --layers: add the depths to the existing model directory OUT "
+                                          "(exported from SRC) instead of exporting it")
 def export_command(src: str, out: str, family: str | None, name: str | None, quantize: str | None,
                    int8_method: str, optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
-                   overwrite: bool, tokens: bool, projection: str | None) -> None:
+                   overwrite: bool, tokens: bool, projection: str | None, layers_text: str | None, add: bool) -> None:
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
     from pathlib import Path
 
@@ -38,13 +43,19 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
     from .common.hub import require_hub
     from .text.export import export_model
 
+    layers = _layer_list(layers_text)
+    if add and not layers:
+        raise click.UsageError("--add needs --layers")
     try:
+        if add:
+            _add_depths(out, src, layers, quantize, int8_method)
+            return
         if not Path(src).expanduser().exists():  # a hub id: fail fast and clearly when offline
             require_hub(f"exporting {src!r} (not a folder on this machine)")
         if family in CLIP_FAMILIES or (family is None and checkpoint_family(src)):
-            if quantize or fp16 or optimize or max_length:
+            if quantize or fp16 or optimize or max_length or layers:
                 raise click.ClickException(
-                    "--quantize/--fp16/--optimize/--max-length do not apply to CLIP-style models yet")
+                    "--quantize/--fp16/--optimize/--max-length/--layers do not apply to CLIP-style models yet")
             clip_card = export_clip(src, out, atol=tolerance, overwrite=overwrite, name=name)
             click.echo(f"exported {clip_card.name} ({clip_card.family}, {clip_card.dim}-d, text+image) to {out}")
             click.echo(f"verified against the source model: max abs difference "
@@ -54,6 +65,8 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
                             optimize=optimize,
                             fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite,
                             tokens=tokens, projection=projection)
+        if layers:
+            _add_depths(out, src, layers, quantize, int8_method)
     except (EmbedspecError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     info = card.export
@@ -64,6 +77,29 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
         click.echo(f"token vectors ({what}): max abs difference {info.verified_tokens_max_abs_diff:.2e}")
     if info.int8_mean_cosine is not None:
         click.echo(f"int8: mean cosine to fp32 {info.int8_mean_cosine:.4f} (min {info.int8_min_cosine:.4f})")
+
+
+def _layer_list(text: str | None) -> list[int]:
+    if text is None:
+        return []
+    try:
+        layers = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"a comma-separated list of layer counts, e.g. 2,3,4; not {text!r}",
+                                 param_hint="--layers") from None
+    if not layers:
+        raise click.BadParameter("give at least one layer count, e.g. 3", param_hint="--layers")
+    return layers
+
+
+def _add_depths(out: str, src: str, layers: list[int], quantize: str | None, int8_method: str) -> None:
+    from .text.depth import add_depths
+
+    cosines = add_depths(out, src, layers, quantize=quantize, int8_method=int8_method)
+    for n, cosine in cosines.items():
+        extra = " (+ int8)" if quantize else ""
+        click.echo(f"added the {n}-layer graph{extra} to {out}: smallest cosine to the source's hidden state {n} "
+                   f"{cosine:.6f}")
 
 
 @click.command("models")
@@ -86,3 +122,19 @@ def models_command(as_json: bool) -> None:
     for row in [head, *rows]:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     click.echo("\nfamilies: " + "; ".join(f"{f.name}: {f.description}" for f in FAMILIES.values()))
+
+
+@click.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None,
+              help="show the settings for this threads: value (default: as a spec without threads:)")
+def doctor_command(as_json: bool, threads: int | None) -> None:
+    """What this machine offers inference: CPU, ISA features, onnxruntime and its providers, threads."""
+    from .common.doctor import inference_report, render
+
+    report = inference_report(threads)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for line in render(report):
+        click.echo(line)

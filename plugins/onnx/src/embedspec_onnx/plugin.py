@@ -19,8 +19,9 @@ def register_encoders(register: Any) -> None:
 @hookimpl
 def register_commands(cli: Any) -> None:
     from .clip.commands import images_command
-    from .commands import export_command, models_command
+    from .commands import doctor_command, export_command, models_command
 
     cli.add_command(export_command)
     cli.add_command(models_command)
+    cli.add_command(doctor_command)
     cli.add_command(images_command)

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar, Literal
 
 from embedspec.errors import EmbedspecError, ResourceError
+from embedspec.storage import atomic_write_bytes
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CARD_FILE = "embedspec.json"
@@ -39,6 +41,13 @@ Pooling = Literal["mean", "cls", "last-token"]
 Precision = Literal["fp32", "fp16", "int8"]
 #: ``files`` key of the graph for each precision.
 PRECISION_FILES: dict[str, str] = {"fp32": "model", "fp16": "model_fp16", "int8": "model_int8"}
+#: ``files`` keys of depth-truncated graphs (``text/depth.py``): ``model_layers3``, ``model_layers3_int8``.
+DEPTH_KEY = re.compile(r"^model_layers(\d+)(_int8|_fp16)?$")
+
+
+def depth_key(precision_key: str, layers: int) -> str:
+    """The ``files`` key of a depth's graph: ``model`` -> ``model_layers3``, ``model_int8`` -> ``model_layers3_int8``."""
+    return "model_layers" + str(layers) + precision_key.removeprefix("model")
 
 
 class ModelDirectoryError(ResourceError):
@@ -257,11 +266,11 @@ class ModelCard(BaseModel):
             raise ModelDirectoryError(f"{path}: {problems}") from None
 
     def write(self, directory: str | Path) -> Path:
+        """Write ``embedspec.json`` atomically (a new file renamed over the old one, never written through)."""
         path = Path(directory) / CARD_FILE
-        path.write_text(
-            json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False) + "\n",
-            encoding="utf-8",
-        )
+        text = json.dumps(self.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False) + "\n"
+        atomic_write_bytes(path, text.encode("utf-8"))
+        path.chmod(0o644)  # readable by all, as a plain write would leave it
         return path
 
     # ---- queries --------------------------------------------------------------------------
@@ -292,6 +301,10 @@ class ModelCard(BaseModel):
                 field="precision",
             )
         return self.file(directory, key)
+
+    def depths(self) -> list[int]:
+        """The depths (layers) whose fp32 graph the card names, ascending."""
+        return sorted({int(m.group(1)) for key in self.files if (m := DEPTH_KEY.match(key)) and not m.group(2)})
 
     def prompt(self, role: str) -> str:
         return self.query_prompt if role == "query" else self.document_prompt

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import warnings
 from collections.abc import Collection
@@ -12,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from embedspec.errors import EmbedspecError
+from embedspec.machine import physical_cores
 
 from .card import CARD_FILE, ModelDirectoryError
 
@@ -51,22 +51,6 @@ def require(module: str) -> ModuleType:
             else f"pip install 'embedspec-onnx[{extra}]'"
         )
         raise MissingDependencyError(f"{module} is required here but not importable ({exc}); {hint}") from exc
-
-
-def physical_cores() -> int:
-    """Physical CPU cores available to this process (SMT siblings counted once)."""
-    try:
-        available = os.sched_getaffinity(0)
-    except AttributeError:  # not Linux
-        return max(1, (os.cpu_count() or 2) // 2)
-    cores: set[tuple[str, str]] = set()
-    for cpu in available:
-        base = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add(((base / "physical_package_id").read_text().strip(), (base / "core_id").read_text().strip()))
-        except OSError:
-            return max(1, len(available))
-    return max(1, len(cores))
 
 
 def parse_device(device: str) -> tuple[str, int]:

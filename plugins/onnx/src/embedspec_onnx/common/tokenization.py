@@ -34,6 +34,20 @@ class Batch:
         return {k: v for k, v in feed.items() if k in input_names}
 
 
+def batch_bounds(sorted_lengths: np.ndarray, batch_size: int, max_tokens: int | None = None) -> list[tuple[int, int]]:
+    """``[(start, stop)]`` slices of ``sorted_lengths`` (descending) into batches of at most ``batch_size``
+    rows and, with ``max_tokens``, at most ``max_tokens`` padded tokens (rows x the first row's length)."""
+    n, bounds, start = len(sorted_lengths), [], 0
+    while start < n:
+        rows = batch_size
+        if max_tokens is not None:
+            rows = min(rows, max(1, max_tokens // max(int(sorted_lengths[start]), 1)))
+        stop = min(n, start + rows)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
 class TextTokenizer:
     """A ``tokenizer.json`` with truncation at ``max_length`` and our own dynamic padding.
 
@@ -69,12 +83,16 @@ class TextTokenizer:
         """``tokenizers.Encoding`` per text (truncated, unpadded); parallel in Rust."""
         return self.tokenizer.encode_batch(list(texts))
 
-    def batches(self, encodings: Sequence[Any], batch_size: int) -> Iterator[Batch]:
-        """Padded batches of similar lengths (longest first); ``positions`` restore the order."""
+    def batches(self, encodings: Sequence[Any], batch_size: int, max_tokens: int | None = None) -> Iterator[Batch]:
+        """Padded batches of similar lengths (longest first); ``positions`` restore the order.
+
+        ``max_tokens``: a batch also stops before its padded size (rows x longest row) would pass this
+        budget (one row at least), so short texts travel in large batches and long ones in small;
+        ``batch_size`` still caps the rows."""
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(-lengths, kind="stable")
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for start, stop in batch_bounds(lengths[order], batch_size, max_tokens):
+            rows = order[start:stop]
             yield self._pad([encodings[i] for i in rows], lengths[rows], rows)
 
     def _pad(self, encodings: list[Any], lengths: np.ndarray, rows: np.ndarray) -> Batch:

@@ -24,10 +24,12 @@ from ..common.card import (
     CARD_FILE,
     MAX_LENGTH,
     MODEL_AS_TEXT,
+    PRECISION_FILES,
     ModelCard,
     ModelDirectoryError,
     Pooling,
     Precision,
+    depth_key,
     local_directory,
 )
 from ..common.hub import HF_SCHEME, cached, parse_hf
@@ -67,8 +69,14 @@ class OnnxTextEncoderConfig(ComponentConfig):
     dim: int | None = Field(None, gt=0, le=MAX_DIM, description="Matryoshka truncation (before normalization)")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     precision: Precision = Field("fp32", description="fp32 (model.onnx), int8 (model_int8.onnx), fp16")
+    layers: int | None = Field(None, gt=0, le=1024, description="run a graph that stops after this layer (depth "
+                               "truncation; `embedspec export --layers`); default: all layers")
     threads: int | None = Field(None, gt=0, le=1024, description="intra-op threads; default: physical cores")
-    batch_size: int = Field(32, gt=0, le=65_536)
+    batch_size: int = Field(32, gt=0, le=65_536, description="rows per forward pass, at most")
+    batch_tokens: int | None = Field(
+        None, gt=0, le=16_777_216,
+        description="padded tokens per forward pass, at most (rows x longest row; texts sorted by length first)",
+    )
     output: Literal["pooled", "tokens"] = Field(
         "pooled", description="pooled: one vector per text (dense); tokens: one vector per token (multi, MaxSim)")
     query_length: int | None = Field(
@@ -192,7 +200,18 @@ class OnnxTextEncoder(BaseEncoder):
                                       f"which are {card.token_dim or card.dim}-d", field="dim")
         if self.output == "tokens" and PROJECTION_FILE in card.files:
             card.file(directory, PROJECTION_FILE)
-        return card.graph_file(directory, self.precision)
+        if self.layers is None:
+            return card.graph_file(directory, self.precision)
+        key = depth_key(PRECISION_FILES[self.precision], self.layers)
+        if key not in card.files:
+            have = card.depths()
+            raise ModelDirectoryError(
+                f"model directory {directory} has no {self.layers}-layer {self.precision} graph ("
+                + (f"its depths: {have}" if have else "it has no truncated graphs")
+                + f"); add one with `embedspec export SRC {directory} --layers {self.layers} --add`",
+                field="layers",
+            )
+        return card.file(directory, key)
 
     def _graph_output(self, session: Any, graph: Path, card: ModelCard, directory: Path) -> str:
         """The output to fetch, after checking the graph's inputs and outputs against the card."""
@@ -307,7 +326,7 @@ class OnnxTextEncoder(BaseEncoder):
             texts = [prompt + t for t in texts]
         encodings = self._tokenizer.tokenize(texts)
         out = np.empty((len(texts), self._out_dim), dtype=np.float32)
-        for batch in self._tokenizer.batches(encodings, batch_size):
+        for batch in self._tokenizer.batches(encodings, batch_size, self.batch_tokens):
             (hidden,) = self._run(self._session, self._output, batch, self._graph, card)
             vectors = pool(hidden, batch.attention_mask, card.pooling)
             if vectors.shape[1] != card.dim:  # a dynamic output axis: checked on the first batch

@@ -33,8 +33,10 @@ SAMPLE_TEXTS: list[str] = [
 
 
 def reference_vectors(src: str, card: ModelCard, texts: list[str], *, role: str = "document",
-                      batch_size: int = 8, trust_remote_code: bool = False) -> np.ndarray:
+                      batch_size: int = 8, trust_remote_code: bool = False, layers: int | None = None) -> np.ndarray:
     """``(n, dim) float32``: transformers' ``AutoModel`` forward + the card's pooling/normalization.
+
+    ``layers``: pool ``hidden_states[layers]`` (the output of that layer) instead of the last hidden state.
 
     Decoders get ``position_ids = cumsum(mask) - 1`` (the ONNX encoder feeds the same).
     """
@@ -56,7 +58,9 @@ def reference_vectors(src: str, card: ModelCard, texts: list[str], *, role: str 
                 kwargs["position_ids"] = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             elif "token_type_ids" in enc:
                 kwargs["token_type_ids"] = enc["token_type_ids"]
-            hidden = model(**kwargs).last_hidden_state.float().numpy()
+            output = model(**kwargs, output_hidden_states=layers is not None)
+            state = output.last_hidden_state if layers is None else output.hidden_states[layers]
+            hidden = state.float().numpy()
             parts.append(pool(hidden, enc["attention_mask"].numpy(), card.pooling))
     vectors = np.concatenate(parts)[:, : card.dim]
     return l2_normalize(vectors) if card.normalize else vectors.astype(np.float32)
