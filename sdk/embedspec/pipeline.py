@@ -224,17 +224,42 @@ class Pipeline:
         """Bytes the index stores per vector after the compressor chain (float32 when none). Sparse and
         hybrid pipelines: the mean bytes the index holds per point for search (``index.bytes_per_point``,
         0 when the index cannot tell), since a sparse vector's size depends on its text."""
-        if self.hybrid or getattr(self.encoder, "output_kind", "dense") == "sparse":
-            measure = getattr(self.index, "bytes_per_point", None)
-            return int(round(measure())) if callable(measure) else 0
+        if self.hybrid or getattr(self.encoder, "output_kind", "dense") != "dense":
+            if getattr(self.encoder, "output_kind", "dense") == "multi" and self.compressors:
+                return self._chain_bytes()[0]  # e.g. MUVERA: the FDE is what the first stage scans
+            return self._measured_bytes()
+        return self._chain_bytes()[0]
+
+    def stored_bytes_per_vector(self) -> int:
+        """Bytes the index holds per document in all: besides what search scans (``bytes_per_vector``),
+        the float originals a rescoring quantizer keeps for re-ranking, and the token vectors MUVERA
+        re-ranks with. Equal to ``bytes_per_vector`` when nothing is kept besides."""
+        if self.hybrid or getattr(self.encoder, "output_kind", "dense") != "dense":
+            return max(self._measured_bytes(), self.bytes_per_vector())
+        size, float_dim = self._chain_bytes()
+        q = self.quantizer
+        if q is not None and getattr(q, "rescore", False):
+            size += 4 * float_dim
+        return size
+
+    def _chain_bytes(self) -> tuple[int, int]:
+        """(bytes per vector after the compressor chain, the float dimension reaching the quantizer)."""
         dim = self.encoder.dim
         if self.aligner is not None:
             dim = self.aligner.output_dim(dim)
-        size = 4 * dim
+        size, float_dim = 4 * dim, dim
         for comp in self.compressors:
             size = comp.bytes_per_vector(dim)
             dim = comp.output_dim(dim)
-        return size
+            if not getattr(comp, "is_quantizer", False):
+                float_dim = dim
+        return size, float_dim
+
+    def _measured_bytes(self) -> int:
+        """The mean bytes the index holds per point (``index.bytes_per_point``; 0 when it cannot tell):
+        the size of sparse and multi-vectors depends on the text."""
+        measure = getattr(self.index, "bytes_per_point", None)
+        return int(round(measure())) if callable(measure) else 0
 
     # ---- writing back --------------------------------------------------------------------------
     def to_spec(self) -> dict[str, Any]:

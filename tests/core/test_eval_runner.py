@@ -138,3 +138,26 @@ def test_caching_encoder_is_a_transparent_view(tmp_path):
         with pytest.raises(TypeError):
             view.add([{"not": "text"}])  # the inner encoder's own input check still applies
         assert pipe.count() == 0
+
+
+def test_two_sizes_a_rescoring_quantizer_shows_the_originals_it_keeps(tmp_path):
+    dataset = load_beir(make_beir(tmp_path / "beir"))
+    spec = {"version": 1, "encoder": {"type": "hashing", "dim": 256}, "index": {"type": "exact"}}
+    plain, binary = compare_specs(
+        [("float32", spec), ("binary+rescore", {**spec, "compressors": [{"type": "binary", "rescore": True}]})],
+        dataset, progress=False)
+    assert (plain.bytes_per_vector, plain.stored_bytes_per_vector) == (1024, 1024)
+    assert (binary.bytes_per_vector, binary.stored_bytes_per_vector) == (32, 32 + 1024)
+    from embedspec.eval.compare import markdown_table
+
+    table = markdown_table([plain, binary])
+    assert "stored B/vec" in table and "| 1056 |" in table
+
+
+def test_bytes_per_point_counts_the_token_vectors_of_multi_vectors():
+    from embedspec.plugins import get_registry
+    from embedspec.representations import MultiVectors
+
+    index = get_registry().get("index", "exact").create({"metric": "dot"})
+    index.upsert(["a", "b"], MultiVectors.from_list([np.ones((3, 4)), np.ones((1, 4))]))
+    assert index.bytes_per_point() == (4 * 4 * 4 + 8 * 3) / 2  # 4 token rows of 4 float32, 3 int64 offsets

@@ -181,8 +181,8 @@ class NamedVectors:
         return self._dense_top(queries, k, filter)  # type: ignore[attr-defined]
 
     def bytes_per_point(self) -> float:
-        """Mean bytes held in memory for search per point: the dense row (floats or codes) and every
-        sparse vector's entries."""
+        """Mean bytes held in memory per point: the dense row (floats and/or codes), the token vectors of
+        multi-vectors, and every sparse vector's entries."""
         with self._mutex:  # type: ignore[attr-defined]
             n = len(self._ids)
             if n == 0:
@@ -191,7 +191,9 @@ class NamedVectors:
             for arr in (getattr(self, "_codes", None), getattr(self, "_vectors", None)):
                 if arr is not None:
                     dense += arr[0].nbytes
-            return dense + sum(store.nbytes for store in self._sparse.values()) / n
+            tokens = getattr(self, "_tokens", None)  # multi-vectors: token rows + offsets
+            held = sum(store.nbytes for store in self._sparse.values()) + (tokens.nbytes if tokens is not None else 0)
+            return dense + held / n
 
     # ---- persistence -------------------------------------------------------------------------
     def _named_meta(self) -> dict[str, Any]:

@@ -74,7 +74,8 @@ def _retrieval_report(result: Any, command: str) -> str:
     disk = "n/a" if result.disk_bytes_per_vector is None else f"{result.disk_bytes_per_vector:.1f}"
     docs_s = "n/a" if result.encode_docs_per_s is None else f"{result.encode_docs_per_s:.1f}"
     rows += [
-        f"| bytes per vector | {result.bytes_per_vector} |",
+        f"| bytes per vector (what search scans) | {result.bytes_per_vector} |",
+        f"| bytes per vector held in all (with kept originals) | {result.stored_bytes_per_vector} |",
         f"| bytes per vector on disk | {disk} |",
         f"| encode throughput (docs/s) | {docs_s} |",
         f"| query throughput (queries/s, batched) | {result.queries_per_s:.1f} |",
@@ -147,6 +148,8 @@ def eval_command(spec: str, beir_dir: str | None, pairs_file: str | None, cls_di
         for name, value in result.metrics.items():
             click.echo(f"{name:<14}{value:.4f}")
         click.echo(f"{'bytes/vector':<14}{result.bytes_per_vector}")
+        if result.stored_bytes_per_vector is not None and result.stored_bytes_per_vector != result.bytes_per_vector:
+            click.echo(f"{'stored B/vec':<14}{result.stored_bytes_per_vector} (with what re-ranking keeps)")
         if result.encode_docs_per_s:
             click.echo(f"{'docs/s':<14}{result.encode_docs_per_s:.1f}")
         click.echo(f"{'queries/s':<14}{result.queries_per_s:.1f}")

@@ -82,6 +82,12 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
     return flags
 
 
+def _stored(result: RetrievalResult) -> int:
+    """Bytes held per document in all (results saved before the field existed: what search scans)."""
+    stored = result.stored_bytes_per_vector
+    return result.bytes_per_vector if stored is None else stored
+
+
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -93,15 +99,17 @@ def markdown_table(results: Sequence[RetrievalResult], metric: str = "ndcg@10") 
     base = results[0]
     front = pareto_front([(r.bytes_per_vector, r.metrics[metric]) for r in results])
     names = list(base.metrics)
-    head = ["pipeline", *names, f"{metric} vs base", "bytes/vec", "compression", "keeps floats", "disk B/vec",
+    stored_front = pareto_front([(_stored(r), r.metrics[metric]) for r in results])
+    head = ["pipeline", *names, f"{metric} vs base", "bytes/vec", "compression", "keeps floats", "stored B/vec",
+            "Pareto (stored)", "disk B/vec",
             "docs/s", "queries/s", "p50 ms", "Pareto"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r, on_front in zip(results, front):
+    for r, on_front, on_stored_front in zip(results, front, stored_front):
         quality = r.metrics[metric] / base.metrics[metric] if base.metrics[metric] else None
         cells = [
             r.label, *(_fmt(r.metrics[m]) for m in names), _fmt(quality, 3), str(r.bytes_per_vector),
             f"{base.bytes_per_vector / r.bytes_per_vector:.1f}x", "yes" if r.rescore else "",
-            _fmt(r.disk_bytes_per_vector, 1),
+            str(_stored(r)), "yes" if on_stored_front else "", _fmt(r.disk_bytes_per_vector, 1),
             _fmt(r.encode_docs_per_s, 1), _fmt(r.queries_per_s, 1), _fmt(r.latency_p50_ms, 3),
             "yes" if on_front else "",
         ]
@@ -128,18 +136,20 @@ def _label_lifts(points: Sequence[tuple[float, float]]) -> list[int]:
 
 def plot_comparison(results: Sequence[RetrievalResult], path: str | Path, metric: str = "ndcg@10",
                     title: str = "") -> Path:
-    """PNG with two panels: ``metric`` vs bytes per vector (Pareto front drawn) and vs p50 latency."""
+    """PNG with three panels, each with its Pareto front: ``metric`` vs the bytes per vector search
+    scans, vs the bytes held in all (a rescoring quantizer keeps the float originals), vs p50 latency."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise EmbedspecError("plots need matplotlib: pip install 'embedspec[eval]'") from None
-    fig = Figure(figsize=(12, 5), dpi=120)
+    fig = Figure(figsize=(18, 5), dpi=120)
     FigureCanvasAgg(fig)
-    panels = (("bytes_per_vector", "bytes per vector (log scale)"),
+    panels = (("bytes_per_vector", "bytes per vector that search scans (log scale)"),
+              ("stored", "bytes per vector held in all: with kept originals (log scale)"),
               ("latency_p50_ms", "query latency p50, ms (log scale)"))
-    for ax, (attr, xlabel) in zip(fig.subplots(1, 2), panels):
-        pts = [(float(getattr(r, attr)), r.metrics[metric]) for r in results]
+    for ax, (attr, xlabel) in zip(fig.subplots(1, 3), panels):
+        pts = [(float(_stored(r) if attr == "stored" else getattr(r, attr)), r.metrics[metric]) for r in results]
         front = pareto_front(pts)
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], c=["tab:red" if f else "tab:blue" for f in front],
                    zorder=3)

@@ -50,6 +50,9 @@ class RetrievalResult:
     spec: dict[str, Any]
     per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
     run: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)  # query -> {doc: score}
+    #: bytes the index holds per document in all: ``bytes_per_vector`` (what search scans) plus the float
+    #: originals a rescoring quantizer keeps, or the token vectors MUVERA re-ranks with
+    stored_bytes_per_vector: int | None = None
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
         out = asdict(self)
@@ -126,6 +129,7 @@ def evaluate_retrieval(
         num_documents=len(doc_ids),
         num_queries=len(query_ids),
         bytes_per_vector=int(pipeline.bytes_per_vector()),
+        stored_bytes_per_vector=int(pipeline.stored_bytes_per_vector()),
         disk_bytes_per_vector=disk,
         encode_docs_per_s=timing.per_second("document"),
         index_seconds=index_seconds,
