@@ -30,6 +30,7 @@ import numpy as np
 from .errors import DimensionMismatchError, EmbedspecError
 from .filters import parse_filter
 from .protocols import KIND_BY_NAME, Hit
+from .representations import MultiVectors, SparseVectors
 
 
 class ContractError(AssertionError):
@@ -124,7 +125,7 @@ for _kind in ("encoder", "compressor", "aligner"):
 
 
 # ---- encoders ------------------------------------------------------------------------------
-def _encode(encoder: Any, inputs: Sequence[Any], role: str = "document") -> np.ndarray:
+def _encode(encoder: Any, inputs: Sequence[Any], role: str = "document") -> Any:
     return encoder.encode(list(inputs), role=role)
 
 
@@ -140,46 +141,92 @@ def _modalities(encoder: Any, inputs: Any) -> None:
     expect(isinstance(m, frozenset) and bool(m), f"modalities: got {m!r}, expected a non-empty frozenset")
 
 
-@contract("encoder", "encode returns (n, dim) float32")
+def _kind(encoder: Any) -> str:
+    return str(getattr(encoder, "output_kind", "dense"))
+
+
+def _difference(a: Any, b: Any) -> float:
+    """Max |a - b| between two outputs of one kind (inf when their structure differs: row counts,
+    vectors per input, sparse indices)."""
+    if isinstance(a, MultiVectors) and isinstance(b, MultiVectors):
+        if not np.array_equal(a.offsets, b.offsets):
+            return float("inf")
+        return float(np.abs(a.data - b.data).max()) if a.data.size else 0.0
+    if isinstance(a, SparseVectors) and isinstance(b, SparseVectors):
+        if not (np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)):
+            return float("inf")
+        return float(np.abs(a.values - b.values).max()) if a.values.size else 0.0
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.abs(a - b).max()) if a.size else 0.0
+
+
+def _reversed(out: Any) -> Any:
+    if isinstance(out, (MultiVectors, SparseVectors)):
+        return out.take(np.arange(len(out))[::-1])
+    return out[::-1]
+
+
+def _concat(parts: list[Any]) -> Any:
+    if isinstance(parts[0], MultiVectors):
+        return MultiVectors.concat(parts)
+    if isinstance(parts[0], SparseVectors):
+        return SparseVectors.concat(parts)
+    return np.concatenate(parts, axis=0)
+
+
+def _check_output(encoder: Any, out: Any, n: int, what: str) -> None:
+    """``out`` is what ``output_kind`` promises for ``n`` inputs."""
+    kind = _kind(encoder)
+    expect(kind in ("dense", "multi", "sparse"), f"output_kind: got {kind!r}, expected dense, multi or sparse")
+    if kind == "dense":
+        expect(isinstance(out, np.ndarray), f"{what} returned {type(out).__name__}, expected a numpy array")
+        expect_equal(out.shape, (n, encoder.dim), f"{what} shape")
+        expect_equal(str(out.dtype), "float32", f"{what} dtype")
+        expect(bool(np.isfinite(out).all()), f"{what} returned NaN or infinite values, expected finite floats")
+        return
+    cls = MultiVectors if kind == "multi" else SparseVectors
+    expect(isinstance(out, cls), f"{what} returned {type(out).__name__}, expected {cls.__name__} ({kind} encoder)")
+    expect_equal(len(out), n, f"{what}: outputs")
+    expect_equal(out.dim, encoder.dim, f"{what}: dim")  # the containers check finiteness, order and ranges
+
+
+@contract("encoder", "encode returns one output per input of its output kind")
 def _encode_shape(encoder: Any, inputs: Sequence[Any]) -> None:
     expect(len(inputs) >= 3, f"check data: got {len(inputs)} inputs, expected at least 3")
-    out = _encode(encoder, inputs)
-    expect(isinstance(out, np.ndarray), f"encode returned {type(out).__name__}, expected a numpy array")
-    expect_equal(out.shape, (len(inputs), encoder.dim), "encode shape")
-    expect_equal(str(out.dtype), "float32", "encode dtype")
-    expect(bool(np.isfinite(out).all()), "encode returned NaN or infinite values, expected finite floats")
+    _check_output(encoder, _encode(encoder, inputs), len(inputs), "encode")
 
 
 @contract("encoder", "encode is deterministic")
 def _deterministic(encoder: Any, inputs: Sequence[Any]) -> None:
-    a, b = _encode(encoder, inputs), _encode(encoder, inputs)
-    diff = float(np.abs(a - b).max()) if a.size else 0.0
+    diff = _difference(_encode(encoder, inputs), _encode(encoder, inputs))
     expect(diff <= 1e-5, f"two encodings of the same inputs differ: got max |diff| {diff:.3g}, expected <= 1e-05")
 
 
 @contract("encoder", "encode preserves input order")
 def _order(encoder: Any, inputs: Sequence[Any]) -> None:
     out, rev = _encode(encoder, inputs), _encode(encoder, list(inputs)[::-1])
-    diff = float(np.abs(out - rev[::-1]).max())
+    diff = _difference(out, _reversed(rev))
     expect(diff <= 1e-5, f"reversed inputs give other rows: got max |diff| {diff:.3g}, expected <= 1e-05")
 
 
 @contract("encoder", "batched equals one at a time")
 def _batched(encoder: Any, inputs: Sequence[Any]) -> None:
     out = _encode(encoder, inputs)
-    one = np.stack([_encode(encoder, [x])[0] for x in inputs])
-    diff = float(np.abs(out - one).max())
+    one = _concat([_encode(encoder, [x]) for x in inputs])
+    diff = _difference(out, one)
     expect(diff <= 1e-5, f"batched vs one-at-a-time: got max |diff| {diff:.3g}, expected <= 1e-05")
 
 
-@contract("encoder", "query role keeps the shape")
+@contract("encoder", "query role keeps the output kind")
 def _query_role(encoder: Any, inputs: Sequence[Any]) -> None:
-    expect_equal(_encode(encoder, inputs, "query").shape, (len(inputs), encoder.dim), "query encode shape")
+    _check_output(encoder, _encode(encoder, inputs, "query"), len(inputs), "query encode")
 
 
-@contract("encoder", "no inputs give (0, dim)")
+@contract("encoder", "no inputs give an empty output")
 def _empty(encoder: Any, inputs: Any) -> None:
-    expect_equal(_encode(encoder, []).shape, (0, encoder.dim), "encode([]) shape")
+    _check_output(encoder, _encode(encoder, []), 0, "encode([])")
 
 
 @contract("encoder", "a lone string is refused")
@@ -410,6 +457,97 @@ def check_encoder(encoder: Any, inputs: Sequence[Any], *, round_trip: bool = Tru
 def check_index(make_index: Callable[[], Any], dim: int = 8) -> None:
     """Every index contract, each on a fresh index from ``make_index()``."""
     _run_all("index", make_index, dim)
+
+
+def _reference_ranking(scores: np.ndarray, k: int) -> list[list[int]]:
+    return [list(np.argsort(-row, kind="stable")[:k]) for row in scores]
+
+
+def _expect_hits(got: list[list[Hit]], scores: np.ndarray, ids: list[Any], k: int, what: str) -> None:
+    """Hits equal the reference ``scores (queries, points)``: same scores, ids equal up to ties."""
+    for qi, (hits, row) in enumerate(zip(got, scores)):
+        want = np.sort(row)[::-1][:k]
+        have = np.array([h.score for h in hits], dtype=np.float64)
+        expect(len(hits) == min(k, len(ids)), f"{what}: query {qi} got {len(hits)} hits, expected {min(k, len(ids))}")
+        diff = float(np.abs(have - want).max()) if len(hits) else 0.0
+        expect(diff <= 1e-4, f"{what}: query {qi} scores differ from the reference by {diff:.3g}")
+        by_id = dict(zip(ids, row))
+        for h in hits:
+            expect(abs(by_id[h.id] - h.score) <= 1e-4, f"{what}: query {qi} hit {h.id!r} has score {h.score:.6f}, "
+                   f"the reference {by_id[h.id]:.6f}")
+
+
+def check_multivector_index(make_index: Callable[[], Any], dim: int = 8, *, seed: int = 0) -> None:
+    """An index that ``accepts`` multi-vectors (metric dot): MaxSim search (sum over query vectors of
+    the best document vector) equals a numpy reference, before and after a delete and a replace; a
+    payload filter restricts the candidates; ragged widths are refused and write nothing."""
+    rng = np.random.default_rng(seed)
+    index = make_index()
+    try:
+        expect("multi" in getattr(index, "accepts", ()), f"{type(index).__name__} does not accept multi-vectors")
+        ids: list[Any] = [f"doc-{i}" for i in range(12)]
+        docs = [rng.standard_normal((int(rng.integers(1, 6)), dim)).astype(np.float32) for _ in ids]
+        index.upsert(ids, MultiVectors.from_list(docs), [{"even": i % 2 == 0} for i in range(len(ids))])
+        queries = [rng.standard_normal((int(rng.integers(1, 4)), dim)).astype(np.float32) for _ in range(4)]
+
+        def reference(doc_list: list[np.ndarray]) -> np.ndarray:
+            return np.array([[float((q @ d.T).max(axis=1).sum()) for d in doc_list] for q in queries])
+
+        _expect_hits(index.search(MultiVectors.from_list(queries), k=5), reference(docs), ids, 5, "MaxSim search")
+        index.delete([ids[0]])
+        docs[1] = rng.standard_normal((2, dim)).astype(np.float32)
+        index.upsert([ids[1]], MultiVectors.from_list([docs[1]]), [{"even": False}])
+        kept_ids, kept = ids[1:], docs[1:]
+        _expect_hits(index.search(MultiVectors.from_list(queries), k=4), reference(kept), kept_ids, 4,
+                     "MaxSim search after a delete and a replace")
+        even = [i for i, pid in enumerate(kept_ids) if int(pid.split("-")[1]) % 2 == 0]
+        got = index.search(MultiVectors.from_list(queries), k=3, filter={"even": True})
+        _expect_hits(got, reference([kept[i] for i in even]), [kept_ids[i] for i in even], 3, "filtered MaxSim search")
+        before = index.count()
+        try:
+            index.upsert(["bad"], MultiVectors.from_list([np.ones((2, dim + 1))]))
+        except (TypeError, ValueError):
+            pass
+        else:
+            raise ContractError("multi-vectors of the wrong width were accepted, expected an error")
+        expect_equal(index.count(), before, "count after a refused upsert")
+    finally:
+        index.close()
+
+
+def check_sparse_index(make_index: Callable[[], Any], *, space: int = 1_000, seed: int = 0) -> None:
+    """An index that ``accepts`` sparse vectors (no IDF modifier): search by sparse dot product equals
+    a numpy reference, before and after a delete; a payload filter restricts the candidates."""
+    rng = np.random.default_rng(seed)
+    index = make_index()
+    try:
+        expect("sparse" in getattr(index, "accepts", ()), f"{type(index).__name__} does not accept sparse vectors")
+        ids: list[Any] = list(range(15))
+        dense = np.zeros((len(ids), space), dtype=np.float32)
+        for row in dense:
+            cols = rng.choice(40, size=int(rng.integers(1, 8)), replace=False)
+            row[cols] = rng.random(cols.size).astype(np.float32) + 0.1
+        rows = [(np.flatnonzero(r), r[np.flatnonzero(r)]) for r in dense]
+        index.upsert(ids, SparseVectors.from_rows(rows, space), [{"low": i < 8} for i in ids])
+        qdense = np.zeros((3, space), dtype=np.float32)
+        for row in qdense:
+            cols = rng.choice(40, size=3, replace=False)
+            row[cols] = 1.0
+        queries = SparseVectors.from_rows([(np.flatnonzero(r), r[np.flatnonzero(r)]) for r in qdense], space)
+        scores = qdense @ dense.T
+        positive = [[h for h in row if h.score > 0] for row in index.search(queries, k=5)]
+        for qi, hits in enumerate(positive):  # documents sharing no term may be left out: compare those scored
+            want = np.sort(scores[qi][scores[qi] > 0])[::-1][:5]
+            have = np.array([h.score for h in hits])
+            expect(len(have) == len(want) and (not len(want) or float(np.abs(have - want).max()) <= 1e-4),
+                   f"sparse search: query {qi} scores {have.tolist()} differ from the reference {want.tolist()}")
+        index.delete([int(np.argmax(scores[0]))])
+        after = index.search(queries, k=15)
+        expect(all(h.id != int(np.argmax(scores[0])) for h in after[0]), "a deleted point was returned")
+        for h in index.search(queries, k=15, filter={"low": True})[0]:
+            expect(h.id < 8, f"the filter low=true returned point {h.id}")
+    finally:
+        index.close()
 
 
 def check_contains(make_index: Callable[[], Any], dim: int = 8, *, seed: int = 0) -> None:
