@@ -181,3 +181,48 @@ def test_bad_sparse_specs_are_located(splade_dir: Path, base_dir: Path, tmp_path
         embedspec.build(no_head)
     assert "line 5: encoder.output" in str(exc.value) and "masked-LM head" in str(exc.value)
     assert not (tmp_path / "i1").exists() and not (tmp_path / "i2").exists()
+
+
+def test_deep_check_runs_the_head(splade_dir: Path) -> None:
+    OnnxTextEncoder(model=str(splade_dir), output="sparse").check(deep=True)
+    with pytest.raises(ModelDirectoryError, match="dim 7 does not match the vocabulary") as exc:
+        OnnxTextEncoder(model=str(splade_dir), output="sparse", dim=7).check()
+    assert exc.value.field == "dim"
+
+
+def test_fuzz_batches_equal_one_at_a_time(splade_dir: Path) -> None:
+    """Random texts (punctuation, whitespace, unicode, [MASK]) give the same rows in any batch as alone."""
+    enc = OnnxTextEncoder(model=str(splade_dir), device="cpu", output="sparse", batch_size=3, top_k=7)
+    rng = np.random.default_rng(5)
+    pool = list("the quick brown fox, jumps! over? (lazy) dog; ...") + ["é", "🚀", "\n", "\t", "  ", "[MASK]", "机"]
+    for _ in range(8):
+        texts = ["".join(rng.choice(pool, size=int(rng.integers(0, 60)))) for _ in range(int(rng.integers(1, 8)))]
+        got = enc.encode(texts).to_scipy().toarray()
+        alone = np.concatenate([enc.encode([t]).to_scipy().toarray() for t in texts])
+        assert got.shape == alone.shape and float(np.abs(got - alone).max()) <= 1e-5
+
+
+def test_cli_export_sparse_and_validate(tiny_mlm: Path, splade_dir: Path, base_dir: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from embedspec.cli import main
+
+    def run(args: list[str]) -> tuple[int, str]:
+        capsys.readouterr()
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    code, text = run(["export", str(tiny_mlm), str(tmp_path / "m"), "--sparse", "--family", "generic",
+                      "--max-length", "48"])
+    assert code == 0, text
+    assert "masked-LM head" in text and "verified against the source model" in text
+    assert ModelCard.read(tmp_path / "m").head == "mlm"
+    spec = tmp_path / "no_head.yaml"
+    spec.write_text(spec_text(base_dir, tmp_path / "idx"))
+    code, text = run(["validate", str(spec)])
+    assert code == 1 and "Traceback" not in text and "line 5: encoder.output" in text, text
+    assert not (tmp_path / "idx").exists()
