@@ -99,7 +99,8 @@ def export_model(
             files[PROJECTION_FILE] = "projection.npz"
         card = card.replace(files=files, token_dim=proj.dim if proj is not None else None)
         if sparse:
-            card = card.replace(head=MLM_HEAD, vocab_size=_vocab_size(src_str), output_name=LOGITS_OUTPUT)
+            card = card.replace(head=MLM_HEAD, vocab_size=_vocab_size(src_str), output_name=LOGITS_OUTPUT,
+                                normalize=False)  # SPLADE weights are not normalized
         card.write(tmp)
         texts = sample_texts or SAMPLE_TEXTS
         if sparse:
