@@ -25,6 +25,8 @@ import click
               "checkpoint's ColBERT-style linear projection (1_Dense/ or linear.weight) when it has one")
 @click.option("--projection", type=click.Path(dir_okay=False), default=None,
               help="token projection weights (.npz or .safetensors: weight (out, hidden) [, bias])")
+@click.option("--sparse", is_flag=True, help="export the masked-LM head (fill-mask logits) for output: sparse "
+              "(SPLADE), verified against transformers' AutoModelForMaskedLM")
 @click.option("--layers", "layers_text", default=None, metavar="N[,N...]",
               help="also write graphs that stop after these layers (spec: layers: N), each verified against "
                    "the source's hidden state N (cosine >= 0.9999)")
@@ -32,7 +34,7 @@ import click
                                           "(exported from SRC) instead of exporting it")
 def export_command(src: str, out: str, family: str | None, name: str | None, quantize: str | None,
                    int8_method: str, optimize: str | None, fp16: bool, max_length: int | None, tolerance: float,
-                   overwrite: bool, tokens: bool, projection: str | None, layers_text: str | None, add: bool) -> None:
+                   overwrite: bool, tokens: bool, projection: str | None, sparse: bool, layers_text: str | None, add: bool) -> None:
     """Export SRC (a local Hugging Face checkpoint or hub id) to the model directory OUT, verified."""
     from pathlib import Path
 
@@ -64,13 +66,16 @@ def export_command(src: str, out: str, family: str | None, name: str | None, qua
         card = export_model(src, out, family=family, name=name, quantize=quantize, int8_method=int8_method,
                             optimize=optimize,
                             fp16=fp16, max_length=max_length, tolerance=tolerance, overwrite=overwrite,
-                            tokens=tokens, projection=projection)
+                            tokens=tokens, projection=projection, sparse=sparse)
         if layers:
             _add_depths(out, src, layers, quantize, int8_method)
     except (EmbedspecError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     info = card.export
-    click.echo(f"exported {card.name} ({card.family}, {card.dim}-d, {card.pooling} pooling) to {out}")
+    if card.head == "mlm":
+        click.echo(f"exported {card.name} ({card.family}, masked-LM head, {card.vocab_size} vocabulary) to {out}")
+    else:
+        click.echo(f"exported {card.name} ({card.family}, {card.dim}-d, {card.pooling} pooling) to {out}")
     click.echo(f"verified against the source model: max abs difference {info.verified_max_abs_diff:.2e}")
     if getattr(info, "verified_tokens_max_abs_diff", None) is not None:
         what = f"projected to {card.token_dim}-d" if card.token_dim else "no projection"

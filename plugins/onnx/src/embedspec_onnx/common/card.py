@@ -201,6 +201,10 @@ class ModelCard(BaseModel):
     token_dim: int | None = Field(None, gt=0, le=MAX_DIM, description="size of the token vectors after "
                                   "files.projection (output: tokens); null: the hidden size, dim")
     output_name: str = "last_hidden_state"
+    head: Literal["base", "mlm"] = Field("base", description="base: hidden states; mlm: the masked-LM head's "
+                                         "logits over the vocabulary (output: sparse, `embedspec export --sparse`)")
+    vocab_size: int | None = Field(None, gt=0, le=MAX_DIM * 64, description="head mlm: size of the logits' last "
+                                   "axis (the sparse space)")
     files: dict[str, str] = Field(default_factory=lambda: {"model": "model.onnx", "tokenizer": "tokenizer.json"})
     export: ExportInfo = Field(default_factory=ExportInfo)
 
@@ -215,6 +219,8 @@ class ModelCard(BaseModel):
             raise ValueError(f"kind is {self.kind!r}, this reader needs {self.KIND!r}")
         if ("projection" in self.files) != (self.token_dim is not None):
             raise ValueError("files.projection and token_dim go together (the projection's output size)")
+        if (self.head == "mlm") != (self.vocab_size is not None):
+            raise ValueError("head: mlm and vocab_size go together (the masked-LM logits' size)")
         bad = [d for d in self.matryoshka_dims if not 0 < d <= self.dim]
         if bad:
             raise ValueError(f"matryoshka_dims {bad} must be in 1..dim ({self.dim})")

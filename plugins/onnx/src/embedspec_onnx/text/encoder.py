@@ -17,7 +17,7 @@ from embedspec.base import BaseEncoder, l2_normalize
 from embedspec.config_rules import MAX_DIM
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig, PathField
-from embedspec.representations import MultiVectors
+from embedspec.representations import MultiVectors, SparseVectors
 from pydantic import Field, model_validator
 
 from ..common.card import (
@@ -37,6 +37,7 @@ from ..common.runtime import applied_device, check_graph, check_output_dim, crea
 from ..common.tokenization import Batch, TextTokenizer
 from .pooling import pool
 from .resolve import HUB_PATTERNS, card_for_snapshot, resolve
+from .sparse import check_mlm_head, sparse_rows, splade_weights
 from .tokens import (
     PROJECTION_FILE,
     Projection,
@@ -77,8 +78,11 @@ class OnnxTextEncoderConfig(ComponentConfig):
         None, gt=0, le=16_777_216,
         description="padded tokens per forward pass, at most (rows x longest row; texts sorted by length first)",
     )
-    output: Literal["pooled", "tokens"] = Field(
-        "pooled", description="pooled: one vector per text (dense); tokens: one vector per token (multi, MaxSim)")
+    output: Literal["pooled", "tokens", "sparse"] = Field(
+        "pooled", description="pooled: one vector per text (dense); tokens: one vector per token (multi, MaxSim); "
+        "sparse: SPLADE weights over the vocabulary from a masked-LM head (`embedspec export --sparse`)")
+    top_k: int | None = Field(None, gt=0, le=1_000_000, description="sparse: keep the k largest weights per text; "
+                              "null: every non-zero weight")
     query_length: int | None = Field(
         None, gt=1, le=MAX_LENGTH, description="tokens: queries truncated, then padded with the mask token to this "
         "many tokens, all kept (ColBERT query augmentation); null: no augmentation")
@@ -97,6 +101,12 @@ class OnnxTextEncoderConfig(ComponentConfig):
             for name in ("query_length", "attend_to_mask", "skip_punctuation", "keep_special"):
                 if getattr(self, name) not in (None, False):
                     raise ValueError(f"{name} applies to output: tokens only (output is {self.output!r})")
+        if self.output == "sparse":
+            for name in ("pooling", "normalize"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name} does not apply to output: sparse (SPLADE weights span the vocabulary)")
+        elif self.top_k is not None:
+            raise ValueError(f"top_k applies to output: sparse only (output is {self.output!r})")
         return self
 
 
@@ -118,6 +128,8 @@ class OnnxTextEncoder(BaseEncoder):
     # size; reading it gives the output size, so a described spec block states it explicitly.
     @property
     def dim(self) -> int:  # type: ignore[override]
+        if self.output == "sparse":
+            return check_mlm_head(self.card, self.model, self._dim)
         if self.output == "tokens":  # dim, when given, must be the token vectors' width (no truncation)
             card = self.card
             width = card.token_dim or card.dim
@@ -133,8 +145,8 @@ class OnnxTextEncoder(BaseEncoder):
 
     @property
     def output_kind(self) -> str:  # type: ignore[override]
-        """``dense`` (pooled) or ``multi`` (``output: tokens``)."""
-        return "multi" if self.output == "tokens" else "dense"
+        """``dense`` (pooled), ``multi`` (``output: tokens``) or ``sparse`` (``output: sparse``)."""
+        return {"tokens": "multi", "sparse": "sparse"}.get(self.output, "dense")
 
     @property
     def card(self) -> ModelCard:
@@ -193,7 +205,12 @@ class OnnxTextEncoder(BaseEncoder):
         """The light checks; returns the graph file of ``precision``."""
         card.check_files(directory)
         card.file(directory, "tokenizer")
-        if self.output != "tokens":
+        if self.output == "sparse":
+            check_mlm_head(card, self.model, self._dim)
+        elif card.head == "mlm":
+            raise ModelDirectoryError(f"model {card.name} was exported with its masked-LM head (its graph gives "
+                                      f"vocabulary logits); use it with output: sparse", field="output")
+        elif self.output != "tokens":
             card.check_dim(self._dim)
         elif self._dim is not None and self._dim != (card.token_dim or card.dim):
             raise ModelDirectoryError(f"dim {self._dim} does not match the token vectors of model {card.name}, "
@@ -219,8 +236,10 @@ class OnnxTextEncoder(BaseEncoder):
         names = [o.name for o in session.get_outputs()]
         if output not in names and names and not (directory / CARD_FILE).is_file():
             output = names[0]  # an hf:// repo without a card: its card was guessed, not declared
+        sparse = card.head == "mlm"
         check_graph(session, graph, inputs=TEXT_INPUTS, required=("input_ids",), output=output,
-                    output_field="output_name", dim=card.dim)
+                    output_field="output_name", dim=card.vocab_size if sparse else card.dim,  # type: ignore[arg-type]
+                    ranks=(3,) if sparse else (2, 3))
         return output
 
     def _tokenizer_for(self, directory: Path, card: ModelCard, max_length: int) -> TextTokenizer:
@@ -234,8 +253,12 @@ class OnnxTextEncoder(BaseEncoder):
         tokenizer = self._tokenizer_for(directory, card, min(card.max_length, PROBE_TOKENS))
         batch = next(tokenizer.batches(tokenizer.tokenize([card.prompt("document") + "hello " * PROBE_TOKENS]), 1))
         (hidden,) = self._run(session, output, batch, graph, card)
-        vectors = pool(hidden, batch.attention_mask, card.pooling)
-        check_output_dim(vectors.shape[-1], card.dim, graph, output)
+        if self.output == "sparse":
+            vectors = splade_weights(hidden, batch.attention_mask)
+            check_output_dim(vectors.shape[-1], self.dim, graph, output)
+        else:
+            vectors = pool(hidden, batch.attention_mask, card.pooling)
+            check_output_dim(vectors.shape[-1], card.dim, graph, output)
         if not np.isfinite(vectors).all():
             raise ModelDirectoryError(f"{graph}: a forward pass gave NaN or infinite values")
 
@@ -256,7 +279,7 @@ class OnnxTextEncoder(BaseEncoder):
         self._session = create_session(graph, device=self.device, threads=self.threads)
         self._output = self._graph_output(self._session, graph, card, directory)
         self._tokenizer = self._tokenizer_for(directory, card, card.max_length)
-        self._out_dim = card.check_dim(self._dim) if self.output != "tokens" else self.dim
+        self._out_dim = card.check_dim(self._dim) if self.output == "pooled" else self.dim
         self._graph = graph
         if self.output == "tokens":
             self._warm_up_tokens(directory, card)
@@ -320,6 +343,8 @@ class OnnxTextEncoder(BaseEncoder):
         """Sort the whole call by token length (not each chunk), run, restore the input order."""
         if self.output == "tokens":
             return MultiVectors(*self.encode_tokens(texts, role, batch_size))
+        if self.output == "sparse":
+            return self.encode_sparse(texts, role, batch_size)
         card = self.card
         prompt = card.prompt(role)
         if prompt:
@@ -334,6 +359,24 @@ class OnnxTextEncoder(BaseEncoder):
             vectors = vectors[:, : self._out_dim]
             out[batch.positions] = l2_normalize(vectors) if card.normalize else vectors
         return out
+
+    def encode_sparse(self, texts: list[str], role: Role, batch_size: int) -> SparseVectors:
+        """SPLADE-max rows (``dim`` = vocabulary size) of validated ``texts``, in input order; queries and
+        documents alike (each with its prompt). Length-sorted batches, like pooled output."""
+        card = self.card
+        prompt = card.prompt(role)
+        if prompt:
+            texts = [prompt + t for t in texts]
+        parts, positions = [], []
+        for batch in self._tokenizer.batches(self._tokenizer.tokenize(texts), batch_size, self.batch_tokens):
+            (logits,) = self._run(self._session, self._output, batch, self._graph, card)
+            if logits.ndim != 3 or logits.shape[-1] != self._out_dim:
+                raise ModelDirectoryError(f"{self._graph}: output {self._output!r} has shape {list(logits.shape)}; "
+                                          f"output: sparse needs (batch, seq, {self._out_dim})")
+            parts.append(sparse_rows(splade_weights(logits, batch.attention_mask), self.top_k))
+            positions.append(np.asarray(batch.positions, dtype=np.int64))
+        rows = SparseVectors.concat(parts) if len(parts) > 1 else parts[0]
+        return rows.take(np.argsort(np.concatenate(positions), kind="stable"))
 
     def count_tokens(self, texts: Sequence[str], *, role: Role = "document") -> int:
         """Tokens the model sees for ``texts`` (after prompt and truncation)."""

@@ -22,7 +22,8 @@ from ..common.export_noise import quiet_export
 from ..common.quantization import compare_int8
 from ..common.runtime import require
 from .catalogue import find_entry, get_family, guess_family
-from .reference import SAMPLE_TEXTS, reference_token_vectors, reference_vectors
+from .reference import SAMPLE_TEXTS, reference_sparse_weights, reference_token_vectors, reference_vectors
+from .sparse import LOGITS_OUTPUT, MLM_HEAD
 from .tokens import PROJECTION_FILE, Projection
 
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -46,6 +47,7 @@ def export_model(
     trust_remote_code: bool = False,
     tokens: bool = False,
     projection: str | Path | None = None,
+    sparse: bool = False,
 ) -> ModelCard:
     """Export ``src`` (local checkpoint or hub id) to model directory ``out``; return its card.
 
@@ -55,8 +57,13 @@ def export_model(
     runs optimum's ONNX Runtime graph optimizations at export. ``fp16`` adds ``model_fp16.onnx``.
     ``tokens=True`` also verifies the per-token vectors (``output: tokens``) and carries the checkpoint's
     linear projection, if it has one (``find_projection``), as ``projection.npz``; ``projection`` names
-    the weights file (``.npz`` or ``.safetensors``) explicitly.
+    the weights file (``.npz`` or ``.safetensors``) explicitly. ``sparse=True`` exports the masked-LM head
+    (optimum's ``fill-mask`` task: ``logits (batch, seq, vocab)``; card ``head: mlm``) for ``output: sparse``
+    and verifies the SPLADE weights against transformers' ``AutoModelForMaskedLM`` instead of pooled vectors.
     """
+    if sparse and (tokens or projection is not None or quantize or fp16):
+        raise ValueError("sparse exports the masked-LM head only: tokens, projection, quantize and fp16 do not "
+                         "apply to it yet")
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be None or 'int8', not {quantize!r}")
     from ..common.quantization import INT8_METHODS
@@ -76,7 +83,7 @@ def export_model(
     try:
         with quiet_export():
             exporters.main_export(
-                src_str, tmp, task="feature-extraction", library_name="transformers", optimize=optimize,
+                src_str, tmp, task="fill-mask" if sparse else "feature-extraction", library_name="transformers", optimize=optimize,
                 do_validation=False, trust_remote_code=trust_remote_code,
             )
         files = {"model": "model.onnx", "tokenizer": "tokenizer.json"}
@@ -91,8 +98,18 @@ def export_model(
             proj.write(tmp / "projection.npz")
             files[PROJECTION_FILE] = "projection.npz"
         card = card.replace(files=files, token_dim=proj.dim if proj is not None else None)
+        if sparse:
+            card = card.replace(head=MLM_HEAD, vocab_size=_vocab_size(src_str), output_name=LOGITS_OUTPUT,
+                                normalize=False)  # SPLADE weights are not normalized
         card.write(tmp)
         texts = sample_texts or SAMPLE_TEXTS
+        if sparse:
+            diff = _verify_sparse(src_str, tmp, card, texts, tolerance, out, trust_remote_code)
+            card = card.replace(export=ExportInfo(source=src_str, exporter=_exporter_version(), optimize=optimize,
+                                                  verified_max_abs_diff=diff))
+            card.write(tmp)
+            _move_into_place(tmp, out)
+            return card
         with quiet_export():
             reference = reference_vectors(src_str, card, texts, trust_remote_code=trust_remote_code)
         onnx_vectors = _encode(tmp, texts, "fp32")
@@ -129,14 +146,46 @@ def export_model(
             files["model_fp16"] = "model_fp16.onnx"
         card = card.replace(files=files, export=ExportInfo(**info))
         card.write(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.chmod(0o755)  # mkdtemp made it private
-        tmp.rename(out)
+        _move_into_place(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return card
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.chmod(0o755)  # mkdtemp made it private
+    tmp.rename(out)
+
+
+def _vocab_size(src: str) -> int:
+    local = Path(src)
+    config = _json(local / "config.json") if local.is_dir() else _hub_json(src, "config.json")
+    if not config.get("vocab_size"):
+        raise ModelDirectoryError(f"{src}: config.json gives no vocab_size; cannot export its masked-LM head")
+    return int(config["vocab_size"])
+
+
+def _verify_sparse(src: str, directory: Path, card: ModelCard, texts: list[str], tolerance: float, out: Path,
+                   trust_remote_code: bool) -> float:
+    """Max abs difference of the SPLADE weights (documents and queries, all vocabulary entries) to the
+    transformers masked-LM reference."""
+    from .encoder import OnnxTextEncoder
+
+    encoder = OnnxTextEncoder(model=str(directory), device="cpu", output="sparse")
+    diff = 0.0
+    for role in ("document", "query"):
+        got = encoder.encode(texts, role=role).to_scipy().toarray()  # type: ignore[arg-type]
+        with quiet_export():
+            reference = reference_sparse_weights(src, card, texts, role=role, trust_remote_code=trust_remote_code)
+        diff = max(diff, float(abs(got - reference).max()))
+    if not diff <= tolerance:
+        raise ExportVerificationError(
+            f"the exported SPLADE weights differ from {src}: max abs difference {diff:.3g} > tolerance "
+            f"{tolerance:g} on {len(texts)} sample texts; nothing was written to {out}", max_abs_diff=diff)
+    return diff
 
 
 def _verify_tokens(src: str, directory: Path, card: ModelCard, texts: list[str], proj: Projection | None,

@@ -112,3 +112,23 @@ def reference_token_vectors(src: str, card: ModelCard, texts: list[str], *, role
                 row_keep = keep[row] & ~torch.tensor([int(i) in skip for i in ids])
                 out.append(hidden[row][row_keep].numpy().astype(np.float32))
     return out
+
+
+def reference_sparse_weights(src: str, card: ModelCard, texts: list[str], *, role: str = "document",
+                             batch_size: int = 8, trust_remote_code: bool = False) -> np.ndarray:
+    """``(n, vocab) float32`` SPLADE-max weights computed in torch, independently of ``sparse.py``:
+    ``AutoModelForMaskedLM`` logits, ``max_t log(1 + relu(logits)) * attention_mask`` (as SPLADE's code)."""
+    transformers = require("transformers")
+    torch = require("torch")
+    tok = transformers.AutoTokenizer.from_pretrained(src, trust_remote_code=trust_remote_code)
+    model = transformers.AutoModelForMaskedLM.from_pretrained(src, trust_remote_code=trust_remote_code).eval()
+    prompt = card.prompt(role)
+    parts = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            chunk = [prompt + t for t in texts[start : start + batch_size]]
+            enc = tok(chunk, padding=True, truncation=True, max_length=card.max_length, return_tensors="pt")
+            logits = model(**enc).logits.float()
+            weights = torch.log1p(torch.relu(logits)) * enc["attention_mask"].unsqueeze(-1)
+            parts.append(torch.max(weights, dim=1).values.numpy())
+    return np.concatenate(parts).astype(np.float32)
