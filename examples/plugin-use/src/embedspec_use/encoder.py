@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import Field
-
 from embedspec.base import BaseEncoder, l2_normalize
 from embedspec.errors import PluginError
 from embedspec.protocols import Role
 from embedspec.registry import ComponentConfig
+from pydantic import Field
 
 #: The 16 languages the model was trained on (ISO 639-1, ``zh`` as simplified and traditional).
 LANGUAGES: tuple[str, ...] = (
