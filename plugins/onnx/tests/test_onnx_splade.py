@@ -226,3 +226,12 @@ def test_cli_export_sparse_and_validate(tiny_mlm: Path, splade_dir: Path, base_d
     code, text = run(["validate", str(spec)])
     assert code == 1 and "Traceback" not in text and "line 5: encoder.output" in text, text
     assert not (tmp_path / "idx").exists()
+
+
+def test_the_sparse_and_token_outputs_pass_the_kit_contracts(splade_dir: Path, base_dir: Path) -> None:
+    """The conformance kit's encoder contracts, which follow the output kind (SparseVectors, MultiVectors)."""
+    from embedspec.testing import check_encoder
+
+    texts = ["a cat sat", "dogs bark at night", "ünïcode text 🚀", "x"]
+    check_encoder(OnnxTextEncoder(model=str(splade_dir), device="cpu", output="sparse"), texts)
+    check_encoder(OnnxTextEncoder(model=str(base_dir), device="cpu", output="tokens"), texts)
