@@ -4,6 +4,7 @@ with a prefetch covering the corpus it is exact MaxSim. Shards of another layout
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,13 @@ def reference(metric: str, prefetch: int, docs: MultiVectors, ids: list, payload
     index.use_quantizer(m)
     index.upsert(ids, docs, payloads)
     return index
+
+
+def files(path: str) -> dict:
+    """Every file's content, JSON files parsed: the engine rewrites its configurations on load with the two
+    named vectors in either order (a hash map), the same configuration."""
+    return {f: json.loads(f.read_text()) if f.suffix == ".json" else f.read_bytes()
+            for f in Path(path).rglob("*") if f.is_file() and f.name != ".lock"}
 
 
 def assert_same(got: list, want: list) -> None:
@@ -148,3 +156,31 @@ def test_pipeline_and_layout_checks(tmp_path: Path) -> None:
         Pipeline(SetEncoder(), QdrantEdgeIndex(path=other, metric="dot"), [muvera(15)])
     with pytest.raises(EmbedspecError, match="use metric cosine or dot"):
         QdrantEdgeIndex(path=str(tmp_path / "e"), metric="euclidean").use_quantizer(muvera(5))
+
+
+def test_bad_input_optimize_and_read_only(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    docs, queries = sets(rng, 30), sets(rng, 3, max_len=4)
+    path = str(tmp_path / "shard")
+    want = reference("dot", 10, docs, list(range(30)), [None] * 30)
+    with QdrantEdgeIndex(path=path, metric="dot") as edge:
+        edge.use_quantizer(muvera(10))
+        edge.upsert(list(range(30)), docs)
+        with pytest.raises(TypeError, match="holds MUVERA FDEs of token vectors; vectors are dense vectors, not "
+                           "multi-vectors"):
+            edge.upsert([99], np.ones((1, 12), dtype=np.float32))
+        with pytest.raises(EmbedspecError, match="vectors have dimension 5, expected 12"):
+            edge.upsert([99], sets(rng, 1, dim=5))
+        with pytest.raises(TypeError, match="queries are dense vectors"):
+            edge.search(np.ones((1, 12), dtype=np.float32), k=3)
+        assert edge.count() == 30
+        edge.optimize()
+        assert_same(edge.search(queries, k=6), want.search(queries, k=6))
+    before = files(path)
+    reader = QdrantEdgeIndex(path=path, metric="dot")
+    reader.read_only = True
+    reader.use_quantizer(muvera(10, seed=3))
+    assert_same(reader.search(queries, k=6), want.search(queries, k=6))
+    reader.close()
+    assert files(path) == before  # a read-only open changes no file's content
+    assert QdrantEdgeIndex(path=str(tmp_path / "empty"), metric="dot").use_quantizer(muvera(10)) is True
