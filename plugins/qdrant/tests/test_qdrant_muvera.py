@@ -184,3 +184,7 @@ def test_bad_input_optimize_and_read_only(tmp_path: Path) -> None:
     reader.close()
     assert files(path) == before  # a read-only open changes no file's content
     assert QdrantEdgeIndex(path=str(tmp_path / "empty"), metric="dot").use_quantizer(muvera(10)) is True
+    from embedspec_qdrant.client import QdrantIndex
+
+    with pytest.raises(EmbedspecError, match="QdrantIndex does not run MUVERA's two-stage search"):
+        QdrantIndex(path=str(tmp_path / "client")).use_quantizer(muvera(10))
