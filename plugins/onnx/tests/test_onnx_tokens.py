@@ -253,3 +253,36 @@ def test_a_token_spec_with_muvera_rescoring_builds_round_trips_and_reopens(bert_
     with build(spec, read_only=True) as again:
         assert [[h.id for h in r] for r in again.search(["lazy fox", "token vectors"], k=3)] == \
             [[h.id for h in r] for r in want]
+
+
+def test_a_token_spec_with_muvera_rescoring_on_qdrant_edge(bert_dir: Path, tmp_path: Path) -> None:
+    """onnx-text (tokens) -> muvera (rescore) -> qdrant-edge from a spec: one Prefetch query per query
+    (FDE candidates re-ranked by Qdrant's MaxSim) equals the exact index's two stages; reopening read-only
+    answers the same; a plain multi-vector spec on that shard is refused."""
+    pytest.importorskip("embedspec_qdrant", reason="embedspec-qdrant is not installed")
+    from embedspec.errors import EmbedspecError
+    from embedspec.pipeline import build
+
+    docs = ["the quick brown fox", "jumps over the lazy dog", "late interaction scores tokens",
+            "retrieval ranking with vectors", "the dog and the fox", "punctuation has tokens of its own"]
+    queries = ["lazy fox", "token vectors", "dog"]
+    encoder = {"type": "onnx-text", "model": str(bert_dir), "output": "tokens", "query_length": 8}
+    muvera = {"type": "muvera", "k_sim": 2, "r_reps": 3, "dim_proj": 4, "rescore": True, "prefetch": 3}
+    edge = {"type": "qdrant-edge", "path": str(tmp_path / "shard"), "metric": "cosine"}
+    spec = {"version": 1, "encoder": encoder, "compressors": [muvera], "index": edge}
+    reference = {"version": 1, "encoder": encoder, "compressors": [muvera], "index": {"type": "exact", "metric": "cosine"}}
+    with build(spec) as pipe, build(reference) as exact:
+        assert pipe.native_quantization and pipe.index.kind == "multi"
+        for p in (pipe, exact):
+            p.add(docs, ids=list(range(len(docs))), payloads=[{"even": i % 2 == 0} for i in range(len(docs))])
+        got, want = pipe.search(queries, k=3), exact.search(queries, k=3)
+        assert [[h.id for h in r] for r in got] == [[h.id for h in r] for r in want]
+        np.testing.assert_allclose([h.score for r in got for h in r], [h.score for r in want for h in r], atol=1e-4)
+        flt = {"even": True}
+        assert [[h.id for h in r] for r in pipe.search(queries, k=2, filter=flt)] == \
+            [[h.id for h in r] for r in exact.search(queries, k=2, filter=flt)]
+    with build(spec, read_only=True) as again:
+        assert [[h.id for h in r] for r in again.search(queries, k=3)] == [[h.id for h in r] for r in want]
+    with build({"version": 1, "encoder": encoder, "index": edge}) as plain, \
+            pytest.raises(EmbedspecError, match="holds MUVERA FDEs and token vectors"):
+        plain.search(queries, k=3)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from embedspec.base import batched
+from embedspec.base import BaseIndex, batched
 from embedspec.errors import DimensionMismatchError, EmbedspecError, PluginError
 from embedspec.filters import Filter
 from embedspec.locking import DirectoryLock
@@ -30,6 +30,7 @@ from embedspec.protocols import Hit, PointId
 from embedspec.representations import KIND_NOUNS, MultiVectors, SparseVectors
 
 from .config import QdrantEdgeIndexConfig
+from .edge_muvera import EdgeMuvera, is_muvera_layout
 from .edge_named import EdgeNamedVectors, describe_vectors
 from .filter_translation import FilterVocabulary, translate_filter
 from .index_base import NativeQuantization, QdrantIndexBase
@@ -62,9 +63,10 @@ def import_qdrant_edge() -> Any:
     return qdrant_edge
 
 
-class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
+class QdrantEdgeIndex(EdgeMuvera, EdgeNamedVectors, QdrantIndexBase):
     """An embedded Qdrant shard at ``path`` (see ``QdrantEdgeIndexConfig`` for the parameters); named
-    and sparse vectors and fusion plans through ``EdgeNamedVectors`` (``edge_named.py``)."""
+    and sparse vectors and fusion plans through ``EdgeNamedVectors`` (``edge_named.py``), MUVERA
+    two-stage search through ``EdgeMuvera`` (``edge_muvera.py``)."""
 
     Config = QdrantEdgeIndexConfig
     accepts = frozenset({"dense", "multi", "sparse"})
@@ -72,6 +74,7 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
     def _init_runtime(self) -> None:
         super()._init_runtime()
         self._init_named()
+        self._init_muvera()
         self._kind: str | None = None  # dense / multi: from the chain, the stored shard or the first upsert
         self._shard: Any = None
         self._qe: Any = None
@@ -101,7 +104,10 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
 
     def bind_dim(self, dim: int) -> None:
         held = self.stored_vectors()
-        if held is not None and (set(held) != {""} or held[""].kind != "dense"):
+        if self._kind == "multi" and is_muvera_layout(held):  # use_quantizer (muvera) comes next and checks it
+            super().bind_dim(dim)
+            return
+        if held is not None and (set(held) != {""} or held[""].kind not in ("dense", "multi")):
             raise EmbedspecError(f"the qdrant-edge shard at {self.path} holds {describe_vectors(held)}, but the "
                                  f"spec's chain writes one unnamed dense vector of dimension {dim}")
         stored = self.stored_params()
@@ -142,6 +148,9 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
 
     def check_vectors(self, vectors: Any, *, name: str = "vectors") -> Any:
         """The base checks, and the kind the shard holds (a multi-vector shard takes no dense vectors)."""
+        if self._muvera is not None:
+            return self._check_muvera_vectors(BaseIndex.check_vectors(self, vectors, name=name), name)
+        self._refuse_unbound_muvera()
         out = super().check_vectors(vectors, name=name)
         if isinstance(out, (Mapping, SparseVectors)):  # named and sparse batches: checked by EdgeNamedVectors
             return out
@@ -177,7 +186,7 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
             return
         self._take_lock()
         try:
-            if self._named or set(held) != {""} or held[""].kind != "dense":
+            if self._named or set(held) != {""} or held[""].kind not in ("dense", "multi"):
                 self._open_named(held)
             else:
                 self._open_existing(self.stored_params())  # type: ignore[arg-type]
@@ -225,6 +234,7 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
         self._take_lock()
         try:
             self._shard = self._qe.EdgeShard.create(self.path, self._edge_config())
+            self._save_muvera_state()
             self._create_payload_indexes()
         except BaseException:
             self._shard = None
@@ -348,6 +358,10 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
                 self._unoptimized += len(chunk)
 
     def _upsert(self, ids: list[PointId], vectors: Any, payloads: list[Any]) -> None:
+        self._refuse_unbound_muvera()
+        if self._muvera is not None:
+            self._write_points(self._muvera_points(ids, vectors, payloads))
+            return
         if self._named:
             self._write_points(self._named_points(ids, vectors, payloads))
             return
@@ -369,6 +383,9 @@ class QdrantEdgeIndex(EdgeNamedVectors, QdrantIndexBase):
         return translate_filter(filter, self._vocabulary())
 
     def _search(self, queries: Any, k: int, filter: Filter | None) -> list[list[Hit]]:
+        self._refuse_unbound_muvera()
+        if self._muvera is not None:
+            return self._muvera_search(queries, k, filter)
         if self._named:
             return self._search_plan(queries, k, filter, None)
         if self._shard is None:

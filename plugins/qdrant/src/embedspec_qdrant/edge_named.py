@@ -36,7 +36,7 @@ from embedspec.query import (
     fuse,
     plan_vectors,
 )
-from embedspec.representations import KIND_NOUNS, SparseVectors, kind_of
+from embedspec.representations import KIND_NOUNS, MultiVectors, SparseVectors, kind_of
 
 _METRICS = {"Cosine": "cosine", "Dot": "dot", "Euclid": "euclidean"}
 
@@ -73,7 +73,8 @@ class EdgeNamedVectors:
         if not file.is_file():
             return None
         config = json.loads(file.read_text(encoding="utf-8"))
-        out = {name: VectorSpec("dense", int(v["size"]), _METRICS.get(v.get("distance"), "cosine"))
+        out = {name: VectorSpec("multi" if v.get("multivector_config") else "dense", int(v["size"]),
+                                _METRICS.get(v.get("distance"), "cosine"))
                for name, v in (config.get("vectors") or {}).items()}
         for name, v in (config.get("sparse_vectors") or {}).items():
             out[name] = VectorSpec("sparse", 2**32, "dot", "idf" if (v or {}).get("modifier") == "idf" else None)
@@ -99,8 +100,10 @@ class EdgeNamedVectors:
         """The shard's ``EdgeConfig`` for named dense and sparse vectors."""
         qe = self._qe
         memory = qe.Memory.Cold if getattr(self, "on_disk", False) else None
-        dense = {n: qe.EdgeVectorParams(size=s.dim, distance=getattr(qe.Distance, _distance(s.metric)), memory=memory)
-                 for n, s in self._specs.items() if s.kind == "dense"}
+        maxsim = qe.MultiVectorConfig(comparator=qe.MultiVectorComparator.MaxSim)
+        dense = {n: qe.EdgeVectorParams(size=s.dim, distance=getattr(qe.Distance, _distance(s.metric)), memory=memory,
+                                        multivector_config=maxsim if s.kind == "multi" else None)
+                 for n, s in self._specs.items() if s.kind != "sparse"}
         sparse = {n: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf if s.modifier == "idf" else None)
                   for n, s in self._specs.items() if s.kind == "sparse"}
         return qe.EdgeConfig(vectors=dense, sparse_vectors=sparse, hnsw_config=hnsw,
@@ -134,6 +137,8 @@ class EdgeNamedVectors:
         for name, value in named.items():
             if isinstance(value, SparseVectors):
                 columns[name] = [qe.SparseVector(indices=idx.tolist(), values=val.tolist()) for idx, val in value]
+            elif isinstance(value, MultiVectors):  # MUVERA's token vectors (edge_muvera.py)
+                columns[name] = [v.tolist() for v in value]
             else:
                 columns[name] = np.asarray(value, dtype=np.float32).tolist()
         qids, stored = self._qdrant_points(ids, payloads)  # type: ignore[attr-defined]

@@ -58,6 +58,9 @@ class QdrantIndexBase(BaseIndex):
     def use_quantizer(self, quantizer: Quantizer) -> bool:
         """Quantize natively (int8 -> scalar, binary -> binary, pq -> product); the pipeline passes floats."""
         kind = getattr(quantizer, "native_kind", "")
+        if type(quantizer).__name__ == "MuveraCompressor":  # qdrant-edge runs it (edge_muvera.py)
+            raise EmbedspecError(f"{type(self).__name__} does not run MUVERA's two-stage search (muvera with "
+                                 "rescore: true) yet: use the qdrant-edge or exact index, or rescore: false")
         if kind not in _NATIVE_KINDS:
             raise EmbedspecError(
                 f"{type(self).__name__} has no native form of {type(quantizer).__name__} "
