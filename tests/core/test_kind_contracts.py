@@ -8,7 +8,8 @@ import pytest
 from embedspec.base import BaseEncoder
 from embedspec.plugins import get_registry
 from embedspec.representations import MultiVectors, SparseVectors
-from embedspec.testing import ContractError, check_encoder, check_multivector_index, check_sparse_index
+from embedspec.testing import ContractError, check_encoder
+from embedspec.testing_indexes import check_multivector_index, check_sparse_index
 
 TEXTS = ["a cat", "the dogs bark", "fish swim in the sea", "x"]
 

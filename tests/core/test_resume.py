@@ -20,7 +20,7 @@ from embedspec.builtin.exact import ExactIndex
 from embedspec.builtin.hashing import HashingEncoder
 from embedspec.documents import Document, content_id
 from embedspec.pipeline import Pipeline
-from embedspec.testing import check_contains
+from embedspec.testing_indexes import check_contains
 
 TEXTS = [f"passage {i}: {'alpha beta gamma delta'.split()[i % 4]} {i * 7 % 13}" for i in range(1000)]
 

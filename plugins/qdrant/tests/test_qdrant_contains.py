@@ -6,7 +6,7 @@ import embedspec
 import numpy as np
 from embedspec.documents import Document
 from embedspec.plugins import get_registry
-from embedspec.testing import check_contains
+from embedspec.testing_indexes import check_contains
 
 
 def _make(name: str, **config):

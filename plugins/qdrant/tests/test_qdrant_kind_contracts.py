@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from embedspec.plugins import get_registry
-from embedspec.testing import check_multivector_index, check_sparse_index
+from embedspec.testing_indexes import check_multivector_index, check_sparse_index
 
 
 def test_qdrant_edge_passes_the_multi_vector_contract(tmp_path):
